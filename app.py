@@ -1,0 +1,44 @@
+"""Flow Switch: the application factory (run it with ``gunicorn 'app:create_app()'``)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from core import redis_client
+from core.config import load_config
+from core.errors import register_error_handlers
+from core.logs import configure_logging
+
+ROOT = Path(__file__).resolve().parent
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: defaults, then the environment, then ``config`` (tests pass theirs here)."""
+    settings = load_config(config)
+    app = Flask(__name__, instance_path=settings["INSTANCE_DIR"] or str(ROOT / "instance"))
+    app.config.update(settings)
+    app.config["SECRET_KEY_FALLBACKS"] = list(settings["SECRET_KEY_FALLBACKS"])
+    configure_logging(app)
+
+    if app.config["PROXY_COUNT"]:
+        count = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count, x_port=count)  # type: ignore[method-assign]
+
+    if not app.config["REDIS_URL"]:
+        app.config["REDIS_URL"] = os.environ.get("REDIS_URL") or redis_client.start_embedded(
+            app.instance_path
+        )
+    app.extensions["redis"] = redis_client.connect(app.config["REDIS_URL"])
+
+    register_error_handlers(app)
+
+    from blueprints import health
+
+    app.register_blueprint(health.bp)
+    return app

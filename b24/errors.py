@@ -1,0 +1,231 @@
+"""Typed Bitrix24 errors: every documented REST and authorization-server error code.
+
+Bitrix24 reports errors as ``{"error": CODE, "error_description": TEXT}``, sometimes
+with HTTP 200 (``wrong_client``, some ``placement.bind`` errors, batch items), and
+the same code with different statuses depending on the source (docs, core, SDKs).
+So classification looks at the body first and uses the status only as a fallback:
+any body with an ``error`` key is an error.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class B24Error(Exception):
+    """An error answered by Bitrix24 (or the lack of an answer)."""
+
+    #: whether a read may be retried after a pause (the request did not run)
+    retryable = False
+
+    def __init__(self, code: str, description: str = "", status: int = 0) -> None:
+        super().__init__(f"{code}: {description}" if description else code)
+        self.code = code
+        self.description = description
+        self.status = status
+
+
+# --- transport ----------------------------------------------------------------
+
+
+class PortalUnreachable(B24Error):
+    """No usable answer: connection refused, timeout, TLS failure, a body that is not JSON."""
+
+
+class ServerError(B24Error):
+    """``INTERNAL_SERVER_ERROR``, ``ERROR_UNEXPECTED_ANSWER``, ``ERROR_CORE`` or a bare 5xx."""
+
+
+# --- tokens and access ----------------------------------------------------------
+
+
+class AuthError(B24Error):
+    """The token cannot be used; the request did not run."""
+
+
+class ExpiredToken(AuthError):
+    """``expired_token``: refresh, then repeat the call (it did not run)."""
+
+
+class InvalidToken(AuthError):
+    """``invalid_token``, ``NO_AUTH_FOUND``, ``authorization_error``: the token is dead."""
+
+
+class InsufficientScope(AuthError):
+    """``insufficient_scope``: the app card lacks a scope the method needs."""
+
+
+class UserAccessError(AuthError):
+    """``user_access_error``: this user may not use the app."""
+
+
+class PaymentRequired(AuthError):
+    """``PAYMENT_REQUIRED``: the app's paid or trial period is over."""
+
+
+class NotInstalled(AuthError):
+    """``NOT_INSTALLED``, ``APPLICATION_NOT_FOUND``, ``ERROR_OAUTH`` "Application not installed"."""
+
+
+class PortalDeleted(AuthError):
+    """``PORTAL_DELETED``: the portal no longer exists."""
+
+
+class AccessDenied(B24Error):
+    """``ACCESS_DENIED``, ``WRONG_AUTH_TYPE``, ``METHOD_CONFIRM_DENIED``, intranet-only methods."""
+
+
+class MethodNotFound(B24Error):
+    """``ERROR_METHOD_NOT_FOUND`` (HTTP 404)."""
+
+
+class ArgumentError(B24Error):
+    """``ERROR_ARGUMENT``, ``INVALID_ARG_VALUE``, ``INVALID_REQUEST`` and the like."""
+
+
+# --- limits ---------------------------------------------------------------------
+
+
+class RateLimited(B24Error):
+    """``QUERY_LIMIT_EXCEEDED`` (503) or ``OVERLOAD_LIMIT``: rejected before it ran."""
+
+    retryable = True
+
+
+class OperationTimeLimit(B24Error):
+    """``OPERATION_TIME_LIMIT`` (429): this method is blocked for a while; it did not run."""
+
+    retryable = True
+
+
+# --- tasks.flow.Flow.* (D7 controller errors: ``"error": "0"`` and a localized text) ---
+
+
+class FlowError(B24Error):
+    """A ``tasks.flow.Flow.*`` error: ``Unknown error``, a field validation message, ..."""
+
+
+class FlowAccessDenied(FlowError):
+    """ "Access denied or flow not found": no right, no such flow, or a plan without flows."""
+
+
+class FlowNotFound(FlowError):
+    """ "Flow not found"."""
+
+
+# --- authorization server (/oauth/token/) ----------------------------------------
+
+
+class OAuthError(B24Error):
+    """An answer of the authorization server's token endpoint."""
+
+
+class InvalidGrant(OAuthError):
+    """``invalid_grant``: the refresh token (or code) is used, expired or unknown."""
+
+
+class InvalidClient(OAuthError):
+    """``invalid_client``: wrong ``client_secret`` or the app is not installed."""
+
+
+class WrongClient(OAuthError):
+    """``wrong_client`` (HTTP 200): unknown ``client_id``."""
+
+
+class InvalidRequest(OAuthError):
+    """``invalid_request`` / ``invalid_scope``: a malformed token request."""
+
+
+class AuthServerUnavailable(OAuthError):
+    """The authorization server is down, slow or answered garbage; nothing was changed."""
+
+
+_BY_CODE: dict[str, type[B24Error]] = {
+    "expired_token": ExpiredToken,
+    "invalid_token": InvalidToken,
+    "no_auth_found": InvalidToken,
+    "authorization_error": InvalidToken,
+    "invalid_credentials": InvalidToken,
+    "insufficient_scope": InsufficientScope,
+    "user_access_error": UserAccessError,
+    "payment_required": PaymentRequired,
+    "not_installed": NotInstalled,
+    "application_not_found": NotInstalled,
+    "portal_deleted": PortalDeleted,
+    "access_denied": AccessDenied,
+    "wrong_auth_type": AccessDenied,
+    "method_confirm_denied": AccessDenied,
+    "method_confirm_waiting": AccessDenied,
+    "allowed_only_intranet_user": AccessDenied,
+    "access_error": AccessDenied,
+    "error_method_not_found": MethodNotFound,
+    "error_argument": ArgumentError,
+    "invalid_arg_value": ArgumentError,
+    "invalid_request": InvalidRequest,
+    "invalid_scope": InvalidRequest,
+    "query_limit_exceeded": RateLimited,
+    "overload_limit": RateLimited,
+    "operation_time_limit": OperationTimeLimit,
+    "internal_server_error": ServerError,
+    "error_unexpected_answer": ServerError,
+    "error_core": ServerError,
+    "wrong_encoding": ArgumentError,
+    "invalid_grant": InvalidGrant,
+    "invalid_client": InvalidClient,
+    "wrong_client": WrongClient,
+}
+
+_NOT_INSTALLED_TEXT = "application not installed"
+_FLOW_ACCESS_TEXTS = (
+    "access denied or flow not found",
+    "access denied or stream not found",
+    "доступ запрещен или поток не найден",
+    "доступ запрещён или поток не найден",
+)
+_FLOW_NOT_FOUND_TEXTS = ("flow not found", "поток не найден")
+
+
+def _flow_error(description: str, status: int) -> FlowError:
+    text = description.strip().lower()
+    if text in _FLOW_ACCESS_TEXTS:
+        return FlowAccessDenied("0", description, status)
+    if text in _FLOW_NOT_FOUND_TEXTS:
+        return FlowNotFound("0", description, status)
+    return FlowError("0", description, status)
+
+
+def error_from_payload(payload: Any, status: int = 0) -> B24Error | None:
+    """The typed error in a decoded body (or a batch's ``result_error`` item), if any."""
+    if not isinstance(payload, dict) or "error" not in payload:
+        return None
+    code = str(payload.get("error"))
+    description = str(payload.get("error_description") or "")
+    if code.isdigit():
+        return _flow_error(description, status)
+    if code.upper() == "ERROR_OAUTH" and description.lower().startswith(_NOT_INSTALLED_TEXT):
+        return NotInstalled(code, description, status)
+    cls = _BY_CODE.get(code.lower())
+    if cls is not None:
+        return cls(code, description, status)
+    if status >= 500:
+        return ServerError(code, description, status)
+    if status == 401:
+        return InvalidToken(code, description, status)
+    return B24Error(code, description, status)
+
+
+def error_from_response(status: int, payload: Any) -> B24Error | None:
+    """The error a REST answer carries, judged by its body first and its status second.
+
+    ``payload`` is the decoded JSON, or ``None`` when the body was not JSON.
+    """
+    found = error_from_payload(payload, status)
+    if found is not None:
+        return found
+    if payload is None or status >= 400:
+        if status == 503:
+            return RateLimited("QUERY_LIMIT_EXCEEDED", "Too many requests", status)
+        if status >= 500 or payload is None:
+            return ServerError("ERROR_UNEXPECTED_ANSWER", f"HTTP {status} without a JSON error", status)
+        return B24Error("HTTP_ERROR", f"HTTP {status}", status)
+    return None

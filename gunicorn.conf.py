@@ -7,6 +7,7 @@ browser connections wait in the worker's poller instead of holding a worker.
 
 import multiprocessing
 import os
+import sys
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '5000')}"
 worker_class = "gthread"
@@ -25,6 +26,14 @@ forwarded_allow_ips = "127.0.0.1"
 
 
 def on_starting(server):
+    from core.config import ConfigError, load_config
+
+    # Refuse bad settings here, once and readably, before any worker boots.
+    try:
+        load_config()
+    except ConfigError as exc:
+        sys.stderr.write(f"Flow Switch: {exc}\n")
+        sys.exit(1)
     # Without REDIS_URL the master starts the embedded server before forking, so all
     # workers share it; it stops when the master exits (SIGTERM or SIGINT).
     if not os.environ.get("REDIS_URL"):

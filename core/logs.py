@@ -18,7 +18,7 @@ from flask import Flask, g, has_request_context, request
 
 _SECRET_FIELD = re.compile(
     r"(?i)((?:access_token|refresh_token|application_token|client_secret|auth_id|refresh_id|"
-    r"auth|code|secret|password)[\"']?\s*[=:]\s*[\"']?)([^&\s\"',}]+)"
+    r"auth|code|secret|password)\]?[\"']?\s*[=:]\s*[\"']?)([^&\s\"',}]+)"
 )
 
 

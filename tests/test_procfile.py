@@ -1,0 +1,99 @@
+"""The Procfile as a platform runs it: gunicorn, the embedded Redis, clean shutdown."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from core.redis_server import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.gunicorn
+
+
+def procfile_command() -> list[str]:
+    line = next(x for x in (ROOT / "Procfile").read_text().splitlines() if x.startswith("web:"))
+    return shlex.split(line.removeprefix("web:"))
+
+
+def base_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("B24_", "REDIS_", "APP_", "SECRET_"))}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.update({"PORT": str(free_port()), "INSTANCE_DIR": str(tmp_path / "instance"), "WEB_CONCURRENCY": "2"})
+    return env
+
+
+def wait_for(url: str, process: subprocess.Popen, timeout: float = 20.0) -> requests.Response:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "gunicorn exited early"
+        try:
+            return requests.get(url, timeout=2)
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    raise AssertionError(f"{url} did not answer in {timeout} s")
+
+
+def answers_ping(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def test_procfile_serves_on_the_embedded_redis_and_stops_it(tmp_path):
+    env = {**base_env(tmp_path), "SECRET_KEY": "k" * 48}
+    log = tmp_path / "gunicorn.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            procfile_command(), cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        base = f"http://127.0.0.1:{env['PORT']}"
+        assert wait_for(f"{base}/healthz", process).status_code == 200
+        ready = requests.get(f"{base}/readyz", timeout=5)
+        assert ready.status_code == 200, ready.text
+        port = int(re.search(r"embedded Redis at redis://127\.0\.0\.1:(\d+)", log.read_text()).group(1))
+        assert answers_ping(port)
+        assert (tmp_path / "instance" / "redis").is_dir()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    assert process.returncode == 0
+    assert not answers_ping(port), "the embedded Redis outlived gunicorn"
+
+
+def test_procfile_refuses_production_without_a_real_secret(tmp_path):
+    env = {**base_env(tmp_path), "APP_ENV": "production", "B24_CLIENT_ID": "a", "B24_CLIENT_SECRET": "b"}
+    result = subprocess.run(procfile_command(), cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "Refusing to start with APP_ENV=production: SECRET_KEY" in result.stderr + result.stdout
+    assert not (tmp_path / "instance" / "redis").exists(), "started Redis despite refusing"
+
+
+def test_embedded_redis_keeps_data_across_restarts(tmp_path):
+    from core.redis_client import connect
+    from core.redis_server import RedisServer
+
+    server = RedisServer(tmp_path / "redis").start()
+    client = connect(server.url)
+    client.set("fs:{portal}:probe", "kept")
+    client.close()
+    server.stop()
+    server.start()
+    try:
+        assert connect(server.url).get("fs:{portal}:probe") == "kept"
+    finally:
+        server.stop()

@@ -36,6 +36,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         )
     app.extensions["redis"] = redis_client.connect(app.config["REDIS_URL"])
 
+    import oauth
+
+    oauth.init_app(app)
+
     register_error_handlers(app)
 
     from blueprints import health

@@ -1,0 +1,133 @@
+"""Portal and user token records in Redis, encrypted, one whole-record ``SET`` per write.
+
+Every key of a portal carries ``{member_id}`` as a Redis Cluster hash tag (layout in
+docs/design.md), so one portal lives in one slot and uninstall can find all of it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+import redis
+
+from oauth.crypto import TokenCipher, UndecryptableRecord
+
+_MEMBER_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+STATUS_NEW = "new"
+STATUS_ACTIVE = "active"
+STATUS_DELETED = "deleted"
+
+
+class BadMemberId(ValueError):
+    """A ``member_id`` that cannot be part of a key (wrong characters or length)."""
+
+
+def check_member_id(member_id: str) -> str:
+    if not isinstance(member_id, str) or not _MEMBER_ID.fullmatch(member_id):
+        raise BadMemberId("member_id must be 1-64 letters, digits, '.', '_' or '-'")
+    return member_id
+
+
+def portal_prefix(member_id: str) -> str:
+    return f"fs:{{{check_member_id(member_id)}}}:"
+
+
+def portal_key(member_id: str, *parts: object) -> str:
+    """``fs:{M}:part1:part2``: the one place that spells a portal's keys."""
+    return portal_prefix(member_id) + ":".join(str(part) for part in parts)
+
+
+@dataclass(frozen=True)
+class Portal:
+    member_id: str
+    domain: str
+    client_endpoint: str
+    server: str
+    status: str = STATUS_NEW
+    application_token: str = ""
+    scope: str = ""
+    installer_user_id: int = 0
+    created_at: float = field(default_factory=time.time)
+    updated_at: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True)
+class UserToken:
+    access_token: str
+    refresh_token: str
+    expires_at: float
+    scope: str
+    client_endpoint: str
+    server: str
+    #: seconds the access token was issued for; sizes the refresh-ahead window
+    lifetime: float = 3600.0
+    stored_at: float = field(default_factory=time.time)
+
+    def expires_within(self, seconds: float, now: float | None = None) -> bool:
+        return self.expires_at - (time.time() if now is None else now) < seconds
+
+
+def _load(cls: type, data: dict[str, Any]) -> Any:
+    known = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in known})
+
+
+class TokenStore:
+    """Reads and writes ``Portal`` / ``UserToken`` records; values never leave it in plaintext."""
+
+    def __init__(self, redis_client: redis.Redis, cipher: TokenCipher) -> None:
+        self.redis = redis_client
+        self.cipher = cipher
+
+    def _get(self, key: str, cls: type) -> Any:
+        raw = self.redis.get(key)
+        if raw is None:
+            return None
+        try:
+            return _load(cls, json.loads(self.cipher.decrypt(raw)))
+        except UndecryptableRecord:
+            # A record no key opens is as good as absent: the next frame open or
+            # install event writes a fresh one under the current key.
+            return None
+
+    def _put(self, key: str, record: Any) -> None:
+        self.redis.set(key, self.cipher.encrypt(json.dumps(asdict(record)).encode()))
+
+    def get_portal(self, member_id: str) -> Portal | None:
+        return self._get(portal_key(member_id, "portal"), Portal)
+
+    def put_portal(self, portal: Portal) -> Portal:
+        portal = replace(portal, updated_at=time.time())
+        self._put(portal_key(portal.member_id, "portal"), portal)
+        return portal
+
+    def mark_deleted(self, member_id: str) -> None:
+        """Bitrix24 says the app is gone (``NOT_INSTALLED``, ``PORTAL_DELETED``): keep the data, stop using it."""
+        portal = self.get_portal(member_id)
+        if portal is not None and portal.status != STATUS_DELETED:
+            self.put_portal(replace(portal, status=STATUS_DELETED))
+
+    def get_user(self, member_id: str, user_id: int) -> UserToken | None:
+        return self._get(portal_key(member_id, "user", int(user_id)), UserToken)
+
+    def put_user(self, member_id: str, user_id: int, token: UserToken) -> None:
+        self._put(portal_key(member_id, "user", int(user_id)), token)
+
+    def delete_portal(self, member_id: str) -> int:
+        """Delete every key of the portal (SCAN, so it also works on Redis Cluster)."""
+        pattern = portal_prefix(member_id) + "*"
+        deleted = 0
+        batch: list[str] = []
+        for key in self.redis.scan_iter(match=pattern, count=500):
+            batch.append(key)
+            if len(batch) >= 500:
+                deleted += self.redis.delete(*batch)
+                batch.clear()
+        if batch:
+            deleted += self.redis.delete(*batch)
+        return deleted

@@ -1,0 +1,86 @@
+"""Token encryption and the Redis record layout, against a real Redis."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import redis
+from cryptography.fernet import Fernet
+
+from oauth.crypto import TokenCipher, UndecryptableRecord
+from oauth.store import BadMemberId, Portal, TokenStore, UserToken, portal_key
+
+MEMBER = "a223c6b3710f85df22e9377d6c4f7553"
+
+
+def _token(access: str = "access-1", refresh: str = "refresh-1") -> UserToken:
+    return UserToken(
+        access_token=access,
+        refresh_token=refresh,
+        expires_at=time.time() + 3600,
+        scope="task,user",
+        client_endpoint="https://portal.example/rest/",
+        server="https://oauth.bitrix.info",
+    )
+
+
+def test_rotating_secret_key_keeps_old_records_readable_and_rewrites_under_new_key(redis_db: redis.Redis):
+    old = TokenStore(redis_db, TokenCipher.from_config({"SECRET_KEY": "old-secret"}))
+    old.put_user(MEMBER, 7, _token())
+
+    rotated_cipher = TokenCipher.from_config(
+        {"SECRET_KEY": "new-secret", "SECRET_KEY_FALLBACKS": ["old-secret"]}
+    )
+    rotated = TokenStore(redis_db, rotated_cipher)
+    assert rotated.get_user(MEMBER, 7).access_token == "access-1"
+
+    rotated.put_user(MEMBER, 7, rotated.get_user(MEMBER, 7))  # the next write re-encrypts
+    only_new = TokenStore(redis_db, TokenCipher.from_config({"SECRET_KEY": "new-secret"}))
+    assert only_new.get_user(MEMBER, 7).refresh_token == "refresh-1"
+    assert old.get_user(MEMBER, 7) is None  # the retired key alone no longer opens it
+
+
+def test_explicit_fernet_keys_win_over_secret_key_and_rotate(redis_db: redis.Redis):
+    first, second = Fernet.generate_key(), Fernet.generate_key()
+    TokenStore(redis_db, TokenCipher([first])).put_portal(
+        Portal(
+            member_id=MEMBER,
+            domain="portal.example",
+            client_endpoint="https://portal.example/rest/",
+            server="https://oauth.bitrix.info",
+            application_token="app-token-1",
+        )
+    )
+    config = {"TOKEN_ENCRYPTION_KEYS": [second, first], "SECRET_KEY": "ignored"}
+    assert (
+        TokenStore(redis_db, TokenCipher.from_config(config)).get_portal(MEMBER).application_token
+        == "app-token-1"
+    )
+    with pytest.raises(UndecryptableRecord):
+        TokenCipher.from_config({"SECRET_KEY": "ignored"}).decrypt(redis_db.get(portal_key(MEMBER, "portal")))
+
+
+def test_values_are_ciphertext_and_keys_are_hash_tagged(redis_db: redis.Redis):
+    store = TokenStore(redis_db, TokenCipher.from_config({"SECRET_KEY": "s"}))
+    store.put_user(MEMBER, 1, _token("plain-access-xyz", "plain-refresh-xyz"))
+    keys = list(redis_db.scan_iter("*"))
+    assert keys == [f"fs:{{{MEMBER}}}:user:1"]
+    raw = redis_db.get(keys[0])
+    assert "plain-access-xyz" not in raw and "plain-refresh-xyz" not in raw
+
+
+def test_delete_portal_removes_every_key_of_that_portal_only(redis_db: redis.Redis):
+    store = TokenStore(redis_db, TokenCipher.from_config({"SECRET_KEY": "s"}))
+    for user in range(1, 1200):  # more than one SCAN page and one DEL batch
+        redis_db.set(portal_key(MEMBER, "user", user), "x")
+    store.put_user("other-portal", 1, _token())
+    assert store.delete_portal(MEMBER) == 1199
+    assert list(redis_db.scan_iter(f"fs:{{{MEMBER}}}:*")) == []
+    assert store.get_user("other-portal", 1) is not None
+
+
+@pytest.mark.parametrize("member_id", ["", "a*", "a}b", "x" * 65, "a:b", "a b"])
+def test_member_ids_that_could_escape_their_key_are_refused(member_id: str):
+    with pytest.raises(BadMemberId):
+        portal_key(member_id, "portal")

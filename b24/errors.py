@@ -29,7 +29,25 @@ class B24Error(Exception):
 
 
 class PortalUnreachable(B24Error):
-    """No usable answer: connection refused, timeout, TLS failure, a body that is not JSON."""
+    """No usable answer: connection refused, timeout, TLS failure, a body that is not JSON.
+
+    ``request_sent`` is False only when the connection was never opened, so the method
+    surely did not run; otherwise it may have run (a toggle must not be repeated).
+    """
+
+    def __init__(
+        self, code: str, description: str = "", status: int = 0, *, request_sent: bool = True
+    ) -> None:
+        super().__init__(code, description, status)
+        self.request_sent = request_sent
+
+
+class PortalMoved(B24Error):
+    """HTTP 301/302/307/308: the portal's address changed; ``new_location`` is where to go."""
+
+    def __init__(self, new_location: str, status: int = 302) -> None:
+        super().__init__("PORTAL_MOVED", f"the portal answers from {new_location}", status)
+        self.new_location = new_location
 
 
 class ServerError(B24Error):
@@ -87,9 +105,19 @@ class ArgumentError(B24Error):
 
 
 class RateLimited(B24Error):
-    """``QUERY_LIMIT_EXCEEDED`` (503) or ``OVERLOAD_LIMIT``: rejected before it ran."""
+    """``QUERY_LIMIT_EXCEEDED`` (503) or ``OVERLOAD_LIMIT``: rejected before it ran.
+
+    Also raised by our own ``PortalRateLimiter`` (code ``LOCAL_QUERY_LIMIT``), with
+    ``retry_after`` seconds until the portal's budget has room again.
+    """
 
     retryable = True
+
+    def __init__(
+        self, code: str, description: str = "", status: int = 0, *, retry_after: float | None = None
+    ) -> None:
+        super().__init__(code, description, status)
+        self.retry_after = retry_after
 
 
 class OperationTimeLimit(B24Error):

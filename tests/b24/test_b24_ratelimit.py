@@ -1,0 +1,87 @@
+"""The per-portal leaky bucket against the test run's real Redis."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from b24.errors import RateLimited
+from b24.ratelimit import PortalRateLimiter
+from core.redis_server import free_port
+
+BURST, RATE = 5, 20.0  # a slot every 50 ms keeps the tests quick
+
+
+def limiter(redis_db, member_id="m1", **kwargs) -> PortalRateLimiter:
+    return PortalRateLimiter(redis_db, member_id, burst=BURST, rate=RATE, margin=0, **kwargs)
+
+
+def test_burst_passes_then_callers_wait(redis_db):
+    bucket = limiter(redis_db)
+    assert [bucket.acquire(timeout=1) for _ in range(BURST)] == [0.0] * BURST
+    started = time.monotonic()
+    waited = bucket.acquire(timeout=1)
+    assert 0.03 < waited <= 1 / RATE + 0.005
+    assert time.monotonic() - started >= waited
+    assert redis_db.exists("fs:{m1}:bucket")
+    assert 0 < redis_db.pttl("fs:{m1}:bucket") <= 2000
+
+
+def test_two_limiters_share_one_bucket(redis_db):
+    # Two workers (or servers) of the same portal; another portal is unaffected.
+    first, second, other = limiter(redis_db), limiter(redis_db), limiter(redis_db, "m2")
+    for _ in range(BURST):
+        first.acquire(timeout=1)
+    assert second.acquire(timeout=1) > 0.03
+    assert other.acquire(timeout=1) == 0.0
+
+
+def test_drain_rate_is_respected_across_threads(redis_db):
+    instances = [limiter(redis_db) for _ in range(4)]
+    for _ in range(BURST):
+        instances[0].acquire(timeout=5)
+    extra = 12
+    started = time.monotonic()
+    threads = [
+        threading.Thread(target=lambda b=b: [b.acquire(timeout=5) for _ in range(extra // 4)])
+        for b in instances
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - started
+    # 12 requests beyond the burst at 20/s take 0.6 s; never faster.
+    assert extra / RATE - 0.02 <= elapsed < extra / RATE + 0.3
+
+
+def test_refuses_at_once_when_the_wait_exceeds_the_timeout(redis_db):
+    bucket = limiter(redis_db)
+    for _ in range(BURST):
+        bucket.acquire(timeout=1)
+    started = time.monotonic()
+    with pytest.raises(RateLimited) as caught:
+        bucket.acquire(timeout=0)
+    assert time.monotonic() - started < 0.02
+    assert 0 < caught.value.retry_after <= 1 / RATE + 0.005
+    # A refusal reserves nothing: the next slot is still only one interval away.
+    assert bucket.acquire(timeout=1) <= 1 / RATE + 0.005
+
+
+def test_safety_margin_below_the_portal_limit(redis_db):
+    bucket = PortalRateLimiter(redis_db, "m3", burst=50, rate=2.0)
+    assert bucket.depth == 45
+    for _ in range(45):
+        assert bucket.acquire(timeout=0) == 0.0
+    with pytest.raises(RateLimited):
+        bucket.acquire(timeout=0)
+
+
+def test_redis_down_lets_requests_through():
+    dead = redis.Redis(port=free_port(), socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
+    assert PortalRateLimiter(dead, "m4", burst=1, rate=1.0, margin=0).acquire(timeout=0) == 0.0

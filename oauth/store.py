@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 import redis
+from flask import Flask
 
 from oauth.crypto import TokenCipher, UndecryptableRecord
 
@@ -84,8 +86,12 @@ class TokenStore:
         self.redis = redis_client
         self.cipher = cipher
 
-    def _get(self, key: str, cls: type) -> Any:
-        raw = self.redis.get(key)
+    @staticmethod
+    def from_app(app: Flask) -> TokenStore:
+        """The store ``oauth.init_app`` built for ``app``."""
+        return app.extensions["flow_switch.oauth"].store
+
+    def _decode(self, raw: str | None, cls: type) -> Any:
         if raw is None:
             return None
         try:
@@ -95,28 +101,54 @@ class TokenStore:
             # install event writes a fresh one under the current key.
             return None
 
-    def _put(self, key: str, record: Any) -> None:
-        self.redis.set(key, self.cipher.encrypt(json.dumps(asdict(record)).encode()))
+    def _encode(self, record: Any) -> str:
+        return self.cipher.encrypt(json.dumps(asdict(record)).encode())
 
     def get_portal(self, member_id: str) -> Portal | None:
-        return self._get(portal_key(member_id, "portal"), Portal)
+        return self._decode(self.redis.get(portal_key(member_id, "portal")), Portal)
 
-    def put_portal(self, portal: Portal) -> Portal:
-        portal = replace(portal, updated_at=time.time())
-        self._put(portal_key(portal.member_id, "portal"), portal)
-        return portal
+    def update_portal(
+        self, member_id: str, change: Callable[[Portal | None], Portal | None]
+    ) -> Portal | None:
+        """Read-modify-write the portal record atomically (optimistic ``WATCH``; one key, so Cluster-safe).
+
+        ``change`` gets the current record (or ``None``) and returns the new one, or
+        ``None`` to leave it alone. The installer and the install event race for it.
+        """
+        key = portal_key(member_id, "portal")
+        with self.redis.pipeline() as pipe:
+            while True:
+                try:
+                    pipe.watch(key)
+                    current = self._decode(pipe.get(key), Portal)
+                    updated = change(current)
+                    if updated is None:
+                        pipe.unwatch()
+                        return current
+                    updated = replace(updated, updated_at=time.time())
+                    pipe.multi()
+                    pipe.set(key, self._encode(updated))
+                    pipe.execute()
+                    return updated
+                except redis.WatchError:
+                    continue
 
     def mark_deleted(self, member_id: str) -> None:
         """Bitrix24 says the app is gone (``NOT_INSTALLED``, ``PORTAL_DELETED``): keep the data, stop using it."""
-        portal = self.get_portal(member_id)
-        if portal is not None and portal.status != STATUS_DELETED:
-            self.put_portal(replace(portal, status=STATUS_DELETED))
+        self.update_portal(
+            member_id,
+            lambda portal: (
+                replace(portal, status=STATUS_DELETED)
+                if portal is not None and portal.status != STATUS_DELETED
+                else None
+            ),
+        )
 
     def get_user(self, member_id: str, user_id: int) -> UserToken | None:
-        return self._get(portal_key(member_id, "user", int(user_id)), UserToken)
+        return self._decode(self.redis.get(portal_key(member_id, "user", int(user_id))), UserToken)
 
     def put_user(self, member_id: str, user_id: int, token: UserToken) -> None:
-        self._put(portal_key(member_id, "user", int(user_id)), token)
+        self.redis.set(portal_key(member_id, "user", int(user_id)), self._encode(token))
 
     def delete_portal(self, member_id: str) -> int:
         """Delete every key of the portal (SCAN, so it also works on Redis Cluster)."""

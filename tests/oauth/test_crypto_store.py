@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import pytest
 import redis
@@ -43,15 +44,14 @@ def test_rotating_secret_key_keeps_old_records_readable_and_rewrites_under_new_k
 
 def test_explicit_fernet_keys_win_over_secret_key_and_rotate(redis_db: redis.Redis):
     first, second = Fernet.generate_key(), Fernet.generate_key()
-    TokenStore(redis_db, TokenCipher([first])).put_portal(
-        Portal(
-            member_id=MEMBER,
-            domain="portal.example",
-            client_endpoint="https://portal.example/rest/",
-            server="https://oauth.bitrix.info",
-            application_token="app-token-1",
-        )
+    portal = Portal(
+        member_id=MEMBER,
+        domain="portal.example",
+        client_endpoint="https://portal.example/rest/",
+        server="https://oauth.bitrix.info",
+        application_token="app-token-1",
     )
+    TokenStore(redis_db, TokenCipher([first])).update_portal(MEMBER, lambda _: portal)
     config = {"TOKEN_ENCRYPTION_KEYS": [second, first], "SECRET_KEY": "ignored"}
     assert (
         TokenStore(redis_db, TokenCipher.from_config(config)).get_portal(MEMBER).application_token
@@ -84,3 +84,20 @@ def test_delete_portal_removes_every_key_of_that_portal_only(redis_db: redis.Red
 def test_member_ids_that_could_escape_their_key_are_refused(member_id: str):
     with pytest.raises(BadMemberId):
         portal_key(member_id, "portal")
+
+
+def test_concurrent_portal_updates_do_not_lose_each_others_fields(redis_db: redis.Redis):
+    store = TokenStore(redis_db, TokenCipher.from_config({"SECRET_KEY": "s"}))
+    base = Portal(member_id=MEMBER, domain="p", client_endpoint="https://p/rest/", server="https://o")
+    store.update_portal(MEMBER, lambda _: base)
+
+    def interfere(current: Portal | None) -> Portal:
+        # Another writer commits between our read and our write: WATCH makes us re-run.
+        if not redis_db.get("interfered"):
+            redis_db.set("interfered", "1")
+            store.update_portal(MEMBER, lambda p: replace(p, application_token="from-event"))
+        return replace(current, installer_user_id=5)
+
+    result = store.update_portal(MEMBER, interfere)
+    assert (result.application_token, result.installer_user_id) == ("from-event", 5)
+    assert store.get_portal(MEMBER) == result

@@ -1,0 +1,202 @@
+"""A user's tokens as a ``TokenSource`` for the REST client: refresh that never loses a pair.
+
+Bitrix24 may rotate strictly: a used refresh token (and the access token issued with
+it) stops working. So across all workers and servers only one refresh per
+(portal, user) runs at a time, under a Redis lock; everyone else waits for the pair it
+stores. The stored pair is replaced only by a newer one, never deleted on failure.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from flask import current_app
+
+from b24.client import BatchResult, RestClient, RestResult
+from b24.errors import (
+    AuthServerUnavailable,
+    ExpiredToken,
+    InvalidGrant,
+    InvalidToken,
+    NotInstalled,
+    PortalDeleted,
+)
+from b24.ratelimit import PortalRateLimiter
+from oauth.client import OAuthClient
+from oauth.lock import RedisLock
+from oauth.store import STATUS_DELETED, TokenStore, UserToken, portal_key
+
+log = logging.getLogger(__name__)
+
+#: refresh this long before expiry (capped at a quarter of the token's lifetime)
+REFRESH_AHEAD = 60.0
+_POLL = 0.05
+
+
+def refresh_window(token: UserToken) -> float:
+    # Short-lived tokens would otherwise count as "about to expire" all their life.
+    return min(REFRESH_AHEAD, token.lifetime / 4)
+
+
+def user_token_from(grant: dict[str, Any], *, client_endpoint: str, server: str) -> UserToken:
+    """A ``UserToken`` from an OAuth token answer (Authlib adds ``expires_at``)."""
+    lifetime = float(grant.get("expires_in") or 3600)
+    return UserToken(
+        access_token=str(grant["access_token"]),
+        refresh_token=str(grant["refresh_token"]),
+        expires_at=float(grant.get("expires_at") or time.time() + lifetime),
+        scope=str(grant.get("scope") or ""),
+        client_endpoint=client_endpoint,
+        server=server,
+        lifetime=lifetime,
+    )
+
+
+class UserTokens:
+    """The ``TokenSource`` of one (portal, user)."""
+
+    def __init__(
+        self,
+        store: TokenStore,
+        client: OAuthClient,
+        member_id: str,
+        user_id: int,
+        *,
+        lock_timeout: float,
+    ) -> None:
+        self.store = store
+        self.client = client
+        self.member_id = member_id
+        self.user_id = int(user_id)
+        self.lock = RedisLock(
+            store.redis,
+            portal_key(member_id, "lock", "refresh", self.user_id),
+            int(lock_timeout * 1000),
+        )
+        self.wait_timeout = lock_timeout + 1.0
+
+    def stored(self) -> UserToken:
+        token = self.store.get_user(self.member_id, self.user_id)
+        if token is None:
+            raise InvalidToken("NO_AUTH_FOUND", "no stored tokens for this user; open the app again")
+        return token
+
+    def access_token(self) -> str:
+        token = self.stored()
+        if token.expires_within(refresh_window(token)):
+            return self.refresh(token.access_token)
+        return token.access_token
+
+    def refresh(self, stale_access_token: str) -> str:
+        """A fresh access token to replace ``stale_access_token``; at most one grant in flight."""
+        deadline = time.monotonic() + self.wait_timeout
+        while True:
+            current = self.stored()
+            if self._replaces(current, stale_access_token):
+                return current.access_token
+            owner = self.lock.acquire()
+            if owner is not None:
+                try:
+                    return self._refresh_locked(stale_access_token)
+                finally:
+                    self.lock.release(owner)
+            if time.monotonic() > deadline:
+                raise AuthServerUnavailable("REFRESH_TIMEOUT", "another refresh did not finish in time")
+            time.sleep(_POLL)
+
+    @staticmethod
+    def _replaces(token: UserToken, stale_access_token: str) -> bool:
+        return token.access_token != stale_access_token and not token.expires_within(refresh_window(token))
+
+    def _refresh_locked(self, stale_access_token: str) -> str:
+        # Another worker may have refreshed between our read and taking the lock.
+        current = self.stored()
+        if self._replaces(current, stale_access_token):
+            return current.access_token
+
+        def persist(grant: dict[str, Any], refresh_token: str | None = None, **_: Any) -> None:
+            self.store.put_user(
+                self.member_id,
+                self.user_id,
+                user_token_from(grant, client_endpoint=current.client_endpoint, server=current.server),
+            )
+
+        grant_input = {
+            "access_token": current.access_token,
+            "refresh_token": current.refresh_token,
+            "token_type": "Bearer",
+            "expires_at": int(current.expires_at),
+        }
+        try:
+            grant = self.client.refresh(current.server, grant_input, persist)
+        except (InvalidGrant, ExpiredToken, InvalidToken) as exc:
+            # A frame open may have stored a new pair while ours was being refused.
+            again = self.stored()
+            if again.refresh_token != current.refresh_token:
+                return again.access_token
+            log.info("refresh token of user %s on %s is dead (%s)", self.user_id, self.member_id, exc.code)
+            raise InvalidToken(exc.code, "the refresh token is no longer valid", exc.status) from None
+        except (NotInstalled, PortalDeleted):
+            self.store.mark_deleted(self.member_id)
+            raise
+        return str(grant["access_token"])
+
+
+class PortalRestClient(RestClient):
+    """A ``RestClient`` that marks its portal deleted when Bitrix24 says the app is gone."""
+
+    def __init__(self, store: TokenStore, member_id: str, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.store = store
+        self.member_id = member_id
+
+    @contextmanager
+    def _watch_for_removal(self) -> Iterator[None]:
+        try:
+            yield
+        except (NotInstalled, PortalDeleted):
+            self.store.mark_deleted(self.member_id)
+            raise
+
+    def call(self, *args: Any, **kwargs: Any) -> RestResult:
+        with self._watch_for_removal():
+            return super().call(*args, **kwargs)
+
+    def batch(self, *args: Any, **kwargs: Any) -> BatchResult:
+        with self._watch_for_removal():
+            return super().batch(*args, **kwargs)
+
+
+def user_tokens(member_id: str, user_id: int) -> UserTokens:
+    """The ``TokenSource`` of a (portal, user), wired to the current app's store and client."""
+    import oauth
+
+    return UserTokens(
+        oauth.store(), oauth.client(), member_id, user_id, lock_timeout=oauth.refresh_lock_timeout()
+    )
+
+
+def rest_client_for(member_id: str, user_id: int) -> RestClient:
+    """The one way services get a portal's REST API, acting as ``user_id`` with their own token.
+
+    Raises ``InvalidToken`` when the user has no stored tokens (they open the app again)
+    and ``NotInstalled`` when the portal is known to have removed the app.
+    """
+    tokens = user_tokens(member_id, user_id)
+    portal = tokens.store.get_portal(member_id)
+    if portal is not None and portal.status == STATUS_DELETED:
+        raise NotInstalled("NOT_INSTALLED", "the app was removed from this portal")
+    config = current_app.config
+    burst, rate = config["B24_RATE_LIMIT_PARSED"]
+    return PortalRestClient(
+        tokens.store,
+        member_id,
+        tokens.stored().client_endpoint,
+        tokens,
+        limiter=PortalRateLimiter(tokens.store.redis, member_id, burst, rate),
+        timeout=float(config["B24_HTTP_TIMEOUT"]),
+    )

@@ -41,6 +41,7 @@ _METHOD = re.compile(r"[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*")
 
 T = TypeVar("T")
 Key = Any  # a batch command's key: the caller's string, or the index in a list of commands
+Command = tuple[str, Mapping[str, Any] | None]  # (method, params)
 
 
 class TokenSource(Protocol):
@@ -60,15 +61,6 @@ def _as_int(value: Any) -> int | None:
         return None
 
 
-def _rest_result(payload: dict[str, Any]) -> RestResult:
-    return RestResult(
-        payload.get("result"),
-        _as_int(payload.get("total")),
-        _as_int(payload.get("next")),
-        payload.get("time"),
-    )
-
-
 def _keyed(container: Any, keys: Mapping[str, Key]) -> dict[Key, Any]:
     # PHP writes an empty map as [] and a map with keys 0..n-1 as a JSON list.
     items = enumerate(container) if isinstance(container, list) else (container or {}).items()
@@ -86,6 +78,15 @@ class RestResult:
     total: int | None = None
     next: int | None = None
     time: dict[str, Any] | None = None
+
+
+def _rest_result(payload: dict[str, Any]) -> RestResult:
+    return RestResult(
+        payload.get("result"),
+        _as_int(payload.get("total")),
+        _as_int(payload.get("next")),
+        payload.get("time"),
+    )
 
 
 @dataclass(frozen=True)
@@ -198,8 +199,7 @@ class RestClient:
 
     def batch(
         self,
-        commands: Mapping[Key, tuple[str, Mapping[str, Any] | None]]
-        | Sequence[tuple[str, Mapping[str, Any] | None]],
+        commands: Mapping[Key, Command] | Sequence[Command],
         *,
         halt: bool = False,
         idempotent: bool = True,

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 
 import pytest
 import redis
 from redis.backoff import NoBackoff
+from redis.cluster import ClusterNode, RedisCluster
 from redis.retry import Retry
 
 from b24.errors import RateLimited
 from b24.ratelimit import PortalRateLimiter
-from core.redis_server import free_port
+from core.redis_server import RedisServer, free_port
 
 BURST, RATE = 5, 20.0  # a slot every 50 ms keeps the tests quick
 
@@ -85,3 +87,43 @@ def test_safety_margin_below_the_portal_limit(redis_db):
 def test_redis_down_lets_requests_through():
     dead = redis.Redis(port=free_port(), socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
     assert PortalRateLimiter(dead, "m4", burst=1, rate=1.0, margin=0).acquire(timeout=0) == 0.0
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory) -> Iterator[RedisCluster]:
+    """Three masters, each owning a third of the slots."""
+    servers = []
+    for index in range(3):
+        directory = tmp_path_factory.mktemp(f"cluster{index}")
+        args = ["--cluster-enabled", "yes", "--cluster-config-file", str(directory / "nodes.conf")]
+        servers.append(RedisServer(directory, persistent=False, extra_args=args).start())
+    try:
+        nodes = [redis.Redis(port=server.port) for server in servers]
+        for node, (low, high) in zip(nodes, [(0, 5460), (5461, 10922), (10923, 16383)], strict=True):
+            node.execute_command("CLUSTER ADDSLOTSRANGE", low, high)
+            node.execute_command("CLUSTER MEET", "127.0.0.1", servers[0].port)
+        deadline = time.monotonic() + 10
+        while not all(n.cluster("info")["cluster_state"] == "ok" for n in nodes):
+            assert time.monotonic() < deadline, "the test cluster did not form"
+            time.sleep(0.05)
+        client = RedisCluster(
+            startup_nodes=[ClusterNode("127.0.0.1", servers[0].port)], decode_responses=True
+        )
+        yield client
+        client.close()
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def test_works_on_redis_cluster(cluster):
+    ids = ["portal-a", "portal-b", "portal-c", "portal-d"]
+    slots = {cluster.keyslot(f"fs:{{{member_id}}}:bucket") // 5461 for member_id in ids}
+    assert len(slots) > 1  # the buckets live on different masters
+    for member_id in ids:
+        first, second = (
+            PortalRateLimiter(cluster, member_id, burst=2, rate=RATE, margin=0) for _ in range(2)
+        )
+        assert first.acquire(timeout=1) == second.acquire(timeout=1) == 0.0
+        with pytest.raises(RateLimited):
+            second.acquire(timeout=0)

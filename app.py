@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from core import redis_client
+from core import i18n, redis_client
 from core.config import load_config
 from core.errors import register_error_handlers
 from core.logs import configure_logging
@@ -35,6 +35,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             app.instance_path
         )
     app.extensions["redis"] = redis_client.connect(app.config["REDIS_URL"])
+
+    i18n.init_app(app)
 
     import oauth
 

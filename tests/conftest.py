@@ -12,6 +12,8 @@ import redis
 from app import create_app
 from core.redis_server import RedisServer
 
+pytest_plugins = ["sandbox.testing"]
+
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:

@@ -1,0 +1,105 @@
+"""Method table and dispatch: Bitrix's lowercase-then-original lookup, scope check, per-method counters."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sandbox.errors import RestError
+from sandbox.state import World
+
+GLOBAL_SCOPE = "_global"
+PAGE = 50  # IRestService::LIST_LIMIT
+# A token with any of these scopes may call a method of the key scope.
+SCOPE_ALIASES = {"user": {"user", "user_brief", "user_basic"}}
+
+
+@dataclass
+class Call:
+    """One method invocation: who calls, with what token scope, and the cleaned params."""
+
+    world: World
+    user_id: int
+    scope: set[str]
+    params: dict[str, Any]
+
+    @property
+    def is_admin(self) -> bool:
+        return self.world.is_admin(self.user_id)
+
+    def param(self, *names: str, default: Any = None) -> Any:
+        """The first present of ``names`` (Bitrix accepts e.g. ``filter`` and ``FILTER``)."""
+        for name in names:
+            if name in self.params:
+                return self.params[name]
+        return default
+
+
+@dataclass
+class Result:
+    value: Any
+    total: int | None = None
+    next: int | None = None
+
+
+def paginate(items: list[Any], start: int) -> Result:
+    """One page of 50 from offset ``start`` with ``total``/``next``; ``start=-1`` skips the count."""
+    if start < 0:
+        return Result(items[:PAGE])
+    following = start + PAGE if start + PAGE < len(items) else None
+    return Result(items[start : start + PAGE], total=len(items), next=following)
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    scope: str
+    handler: Callable[[Call], Any]
+
+
+REGISTRY: dict[str, Method] = {}
+
+
+def method(name: str, scope: str = GLOBAL_SCOPE, *, case_sensitive: bool = False):
+    """Register a method. Classic methods live under their lowercase name, D7 controllers as spelled."""
+
+    def register(handler: Callable[[Call], Any]) -> Callable[[Call], Any]:
+        key = name if case_sensitive else name.lower()
+        REGISTRY[key] = Method(name, scope, handler)
+        return handler
+
+    return register
+
+
+def resolve(world: World, name: str) -> Method:
+    """Try ``name.lower()`` then ``name`` (the rest.server component); 404 when neither exists."""
+    for candidate in (name.lower(), name):
+        if candidate in REGISTRY:
+            return REGISTRY[candidate]
+    if world.settings.lowercase_flow_methods == "resolve":
+        for key, found in REGISTRY.items():
+            if key.lower() == name.lower():
+                return found
+    raise RestError("ERROR_METHOD_NOT_FOUND")
+
+
+def check_scope(found: Method, scope: set[str]) -> None:
+    if found.scope == GLOBAL_SCOPE:
+        return
+    if not scope & SCOPE_ALIASES.get(found.scope, {found.scope}):
+        raise RestError("insufficient_scope")
+
+
+def execute(call: Call, name: str) -> tuple[Result, float]:
+    """Run ``name`` for ``call``; returns the result and the processing time in seconds."""
+    found = resolve(call.world, name)
+    check_scope(found, call.scope)
+    if call.world.take_operation_limit(found.name):
+        raise RestError("OPERATION_TIME_LIMIT")
+    call.world.count_call(found.name, call.user_id)
+    started = time.monotonic()
+    value = found.handler(call)
+    result = value if isinstance(value, Result) else Result(value)
+    return result, time.monotonic() - started

@@ -1,0 +1,52 @@
+"""Users: ``user.current``, ``user.get`` (scope ``user``), ``profile`` and ``user.admin`` (global)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sandbox.methods.registry import Call, Result, method, paginate
+from sandbox.php import intval
+
+
+@method("user.current", "user")
+def current(call: Call) -> dict[str, Any]:
+    return call.world.user(call.user_id).to_rest()
+
+
+@method("user.get", "user")
+def get(call: Call) -> Result:
+    """Filter by ``ID`` (one id or a list) and ``ACTIVE``, from ``filter`` or top-level keys."""
+    filters = call.param("filter", "FILTER", default=None)
+    filters = filters if isinstance(filters, dict) else call.params
+    wanted = filters.get("ID")
+    ids = None if wanted is None else {str(i) for i in (wanted if isinstance(wanted, list) else [wanted])}
+    active = filters.get("ACTIVE")
+    with call.world.lock:
+        users = [
+            u.to_rest()
+            for u in sorted(call.world.users.values(), key=lambda u: u.id)
+            if (ids is None or str(u.id) in ids)
+            and (active is None or (str(active) in ("Y", "1", "True")) == u.active)
+        ]
+    return paginate(users, max(0, intval(call.param("start", default=0))))
+
+
+@method("profile")
+def profile(call: Call) -> dict[str, Any]:
+    user = call.world.user(call.user_id)
+    if not user.active:
+        return []  # type: ignore[return-value]  # PHP empty array
+    return {
+        "ID": str(user.id),
+        "ADMIN": user.admin,
+        "NAME": user.name,
+        "LAST_NAME": user.last_name,
+        "PERSONAL_GENDER": "",
+        "TIME_ZONE": "",
+        "TIME_ZONE_OFFSET": 0,
+    }
+
+
+@method("user.admin")
+def admin(call: Call) -> bool:
+    return call.is_admin

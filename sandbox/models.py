@@ -1,0 +1,223 @@
+"""Records of the emulated portal: users, flows, tasks, the registered app, tokens, bindings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+Pair = list[str]  # ["user", "3"], ["department", "17:F"], ["meta-user", "all-users"]
+
+
+def iso(moment: datetime) -> str:
+    """PHP ``date('c')``: seconds precision with the offset."""
+    return moment.isoformat(timespec="seconds")
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class User:
+    id: int
+    name: str
+    last_name: str
+    email: str
+    admin: bool = False
+    active: bool = True
+    department: int = 1
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.name} {self.last_name}"
+
+    def to_rest(self) -> dict[str, Any]:
+        """``user.get`` / ``user.current`` shape: ids as strings."""
+        return {
+            "ID": str(self.id),
+            "ACTIVE": self.active,
+            "NAME": self.name,
+            "LAST_NAME": self.last_name,
+            "SECOND_NAME": "",
+            "EMAIL": self.email,
+            "LAST_LOGIN": "2026-11-27T09:00:00+00:00",
+            "DATE_REGISTER": "2024-01-15T00:00:00+00:00",
+            "IS_ONLINE": "N",
+            "PERSONAL_GENDER": "",
+            "PERSONAL_BIRTHDAY": "",
+            "WORK_POSITION": "",
+            "UF_EMPLOYMENT_DATE": "",
+            "UF_DEPARTMENT": [self.department],
+        }
+
+
+@dataclass
+class Flow:
+    id: int
+    name: str
+    creator_id: int
+    owner_id: int
+    group_id: int
+    description: str = ""
+    active: bool = True
+    planned_completion_time: int = 7200
+    distribution_type: str = "manually"
+    responsible_list: list[Pair] = field(default_factory=list)
+    task_creators: list[Pair] = field(default_factory=lambda: [["meta-user", "all-users"]])
+    team: list[Pair] = field(default_factory=list)
+    template_id: int = 0
+    efficiency: int = 100
+    activity: datetime = field(default_factory=now_utc)
+    responsible_can_change_deadline: bool = False
+    match_work_time: bool = True
+    task_control: bool = False
+    notify_at_half_time: bool = False
+    notify_on_queue_overflow: int | None = None
+    notify_on_tasks_in_progress_overflow: int | None = None
+    notify_when_efficiency_decreases: int | None = None
+
+    def to_rest(self) -> dict[str, Any]:
+        """The flow object of fact sheet §7.1 (ints, bools, pairs with string ids)."""
+        return {
+            "id": self.id,
+            "creatorId": self.creator_id,
+            "ownerId": self.owner_id,
+            "groupId": self.group_id,
+            "templateId": self.template_id,
+            "efficiency": self.efficiency,
+            "active": self.active,
+            "plannedCompletionTime": self.planned_completion_time,
+            "activity": iso(self.activity),
+            "name": self.name,
+            "description": self.description,
+            "distributionType": self.distribution_type,
+            "responsibleList": [list(p) for p in self.responsible_list],
+            "demo": False,
+            "responsibleCanChangeDeadline": self.responsible_can_change_deadline,
+            "matchWorkTime": self.match_work_time,
+            "taskControl": self.task_control,
+            "notifyAtHalfTime": self.notify_at_half_time,
+            "notifyOnQueueOverflow": self.notify_on_queue_overflow,
+            "notifyOnTasksInProgressOverflow": self.notify_on_tasks_in_progress_overflow,
+            "notifyWhenEfficiencyDecreases": self.notify_when_efficiency_decreases,
+            "taskCreators": [list(p) for p in self.task_creators],
+            "team": [list(p) for p in self.team],
+            "trialFeatureEnabled": False,
+        }
+
+
+@dataclass
+class Task:
+    id: int
+    title: str
+    created_by: int
+    responsible_id: int
+    flow_id: int | None = None
+    group_id: int = 0
+    status: int = 2
+    created_date: datetime = field(default_factory=now_utc)
+
+    def to_rest(self) -> dict[str, Any]:
+        """``tasks.task.*`` task object: camelCase keys, ids as strings, ``flowId`` null outside flows."""
+        return {
+            "id": str(self.id),
+            "title": self.title,
+            "createdBy": str(self.created_by),
+            "responsibleId": str(self.responsible_id),
+            "groupId": str(self.group_id),
+            "status": str(self.status),
+            "createdDate": iso(self.created_date),
+            "flowId": None if self.flow_id is None else str(self.flow_id),
+        }
+
+
+@dataclass
+class AppRegistration:
+    client_id: str
+    client_secret: str
+    app_url: str
+    installer_url: str
+    redirect_uri: str
+    install_event_url: str | None = None
+    scope: str = "task,user,placement"
+    version: int = 1
+
+    @property
+    def status(self) -> str:
+        """``L`` for local apps (``local.*`` codes), ``F`` (free) for market apps."""
+        return "L" if self.client_id.startswith("local.") else "F"
+
+    @property
+    def scopes(self) -> set[str]:
+        return {s.strip() for s in self.scope.split(",") if s.strip()}
+
+
+@dataclass
+class AccessToken:
+    user_id: int
+    expires: float
+    scope: str
+    refresh_token: str
+
+
+@dataclass
+class RefreshToken:
+    user_id: int
+    expires: float
+    access_token: str
+    used: bool = False
+
+
+@dataclass
+class AuthCode:
+    user_id: int
+    expires: float
+    used: bool = False
+
+
+@dataclass
+class EventBinding:
+    id: int
+    event: str
+    handler: str
+    auth_type: int = 0
+    offline: bool = False
+
+
+@dataclass
+class Placement:
+    placement: str
+    handler: str
+    title: str = ""
+    description: str = ""
+    group_name: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+    lang_all: dict[str, Any] = field(default_factory=dict)
+    user_id: int = 0
+
+    def to_rest(self) -> dict[str, Any]:
+        return {
+            "placement": self.placement,
+            "userId": self.user_id,
+            "handler": self.handler,
+            "options": self.options or [],
+            "title": self.title,
+            "description": self.description,
+            "langAll": self.lang_all or [],
+        }
+
+
+@dataclass
+class Delivery:
+    """One event POST to an app handler, as sent and as answered."""
+
+    url: str
+    event: str
+    payload: list[tuple[str, str]]
+    status: int | None
+    error: str | None = None
+
+    @property
+    def form(self) -> dict[str, str]:
+        return dict(self.payload)

@@ -1,0 +1,303 @@
+"""``SandboxServer``: the portal and its authorization server on loopback, plus the control API for tests."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from sandbox import data, lifecycle, portal_page, rest
+from sandbox.frames import open_frame
+from sandbox.models import AppRegistration, Delivery, Flow
+from sandbox.oauth_server import create_auth_app
+from sandbox.settings import SandboxSettings
+from sandbox.state import World
+
+Members = Iterable[int | list[str]]
+
+
+def _pairs(members: Members) -> list[list[str]]:
+    """User ids or ready ``[type, id]`` pairs -> pairs."""
+    return [["user", str(m)] if isinstance(m, int) else [str(x) for x in m] for m in members]
+
+
+def create_portal_app(world: World) -> Flask:
+    # An explicit root, so the portal never picks up the app's own templates/ by accident.
+    app = Flask(
+        "sandbox", root_path=str(Path(__file__).parent), template_folder="templates", static_folder=None
+    )
+    app.extensions["sandbox_world"] = world
+    app.register_blueprint(rest.bp)
+    app.register_blueprint(portal_page.bp)
+    return app
+
+
+def _handler_class(world: World, name: str, sockets: set[socket.socket]) -> type[WSGIRequestHandler]:
+    class Handler(WSGIRequestHandler):
+        # Keep-alive, so clients that reuse connections can be told from those that do not.
+        protocol_version = "HTTP/1.1"
+        timeout = 60
+
+        def setup(self) -> None:
+            super().setup()
+            with world.lock:
+                world.connections[name] += 1
+                sockets.add(self.connection)
+
+        def finish(self) -> None:
+            with world.lock:
+                sockets.discard(self.connection)
+            super().finish()
+
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            pass  # quiet: tests make thousands of requests
+
+    return Handler
+
+
+class SandboxServer:
+    """A Bitrix24 portal and authorization server in this process (both on 127.0.0.1)."""
+
+    def __init__(
+        self,
+        settings: SandboxSettings | None = None,
+        *,
+        host: str = "127.0.0.1",
+        portal_port: int = 0,
+        auth_port: int = 0,
+        seed: bool = True,
+    ) -> None:
+        self.world = World(settings)
+        self.settings = self.world.settings
+        self._host, self._ports = host, {"portal": portal_port, "auth": auth_port}
+        self._servers: dict[str, BaseWSGIServer] = {}
+        self._threads: list[threading.Thread] = []
+        self._sockets: set[socket.socket] = set()
+        if seed:
+            data.seed(self.world)
+
+    # --- lifetime ---------------------------------------------------------------------
+
+    def start(self) -> SandboxServer:
+        apps = {"portal": create_portal_app(self.world), "auth": create_auth_app(self.world)}
+        for name, app in apps.items():
+            handler = _handler_class(self.world, name, self._sockets)
+            self._servers[name] = make_server(
+                self._host, self._ports[name], app, threaded=True, request_handler=handler
+            )
+        self.world.bind(self._servers["portal"].server_port, self._servers["auth"].server_port, self._host)
+        for name, server in self._servers.items():
+            # A short poll interval keeps stop() (one per test) fast.
+            thread = threading.Thread(
+                target=server.serve_forever, args=(0.05,), name=f"sandbox-{name}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def stop(self) -> None:
+        for server in self._servers.values():
+            server.shutdown()
+            server.server_close()
+        with self.world.lock:
+            open_sockets = list(self._sockets)
+        for sock in open_sockets:  # idle keep-alive connections would outlive the server
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._servers.clear()
+        self._threads.clear()
+
+    def __enter__(self) -> SandboxServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # --- addresses --------------------------------------------------------------------
+
+    @property
+    def portal_url(self) -> str:
+        return self.world.portal_url
+
+    @property
+    def auth_url(self) -> str:
+        return self.world.auth_url
+
+    @property
+    def domain(self) -> str:
+        return self.world.domain
+
+    @property
+    def member_id(self) -> str:
+        return self.world.member_id
+
+    @property
+    def client_endpoint(self) -> str:
+        return self.world.client_endpoint
+
+    @property
+    def server_endpoint(self) -> str:
+        return self.world.server_endpoint
+
+    @property
+    def app(self) -> AppRegistration | None:
+        return self.world.app
+
+    @property
+    def application_token(self) -> str:
+        return self.world.application_token
+
+    @property
+    def install_state(self) -> str:
+        """``absent``, ``pending`` (installer not finished) or ``installed``."""
+        return self.world.install_state
+
+    # --- the app's life -------------------------------------------------------------------
+
+    def register_app(
+        self,
+        client_id: str,
+        client_secret: str,
+        app_url: str,
+        installer_url: str,
+        redirect_uri: str,
+        install_event_url: str | None = None,
+        scope: str = "task,user,placement",
+        *,
+        installed: bool = False,
+    ) -> AppRegistration:
+        """The admin adds the app: a new installation whose installer has yet to run (or skipped)."""
+        app = AppRegistration(
+            client_id, client_secret, app_url, installer_url, redirect_uri, install_event_url, scope
+        )
+        self.world.register_app(app, installed=installed)
+        return app
+
+    def issue_tokens(self, user_id: int) -> dict[str, Any]:
+        return self.world.issue_tokens(user_id)
+
+    def frame_post(
+        self,
+        user_id: int,
+        lang: str = "en",
+        placement: str = "DEFAULT",
+        placement_options: dict[str, Any] | None = None,
+    ) -> tuple[str, dict[str, str]]:
+        """Exactly what the portal page POSTs into the iframe: (URL with query, form fields)."""
+        frame = open_frame(self.world, user_id, lang, placement, placement_options)
+        return frame.url, frame.form
+
+    def install(self) -> None:
+        lifecycle.install(self.world)
+
+    def finish_install(self, user_id: int = data.ADMIN) -> list[Delivery]:
+        return lifecycle.finish_install(self.world, user_id)
+
+    def uninstall(self, clean: bool = True) -> list[Delivery]:
+        return lifecycle.uninstall(self.world, clean)
+
+    def update_app(self, user_id: int = data.ADMIN) -> list[Delivery]:
+        return lifecycle.update_app(self.world, user_id)
+
+    def expire_access_tokens(self, user_id: int | None = None) -> int:
+        with self.world.lock:
+            return self.world.tokens.expire(user_id)
+
+    # --- content ---------------------------------------------------------------------
+
+    def add_flow(
+        self,
+        name: str | None = None,
+        *,
+        owner_id: int = data.OWNER,
+        creator_id: int | None = None,
+        team: Members = (),
+        task_creators: Members | None = None,
+        active: bool = True,
+        **fields: Any,
+    ) -> int:
+        """A flow; ``team``/``task_creators`` take user ids or pairs (default creators: all users)."""
+        with self.world.lock:
+            if task_creators is not None:
+                fields["task_creators"] = _pairs(task_creators)
+            name = name or f"Flow #{len(self.world.flows) + 1}"
+            return self.world.add_flow(
+                name, owner_id=owner_id, creator_id=creator_id, team=_pairs(team), active=active, **fields
+            )
+
+    def flow(self, flow_id: int) -> Flow:
+        return self.world.flows[flow_id]
+
+    def add_task(
+        self, title: str, *, created_by: int, responsible_id: int | None = None, flow_id: int | None = None
+    ) -> int:
+        return self.world.add_task(
+            title, created_by=created_by, responsible_id=responsible_id, flow_id=flow_id
+        )
+
+    def seed_many_flows(self, count: int, *, with_tasks: bool = False) -> list[int]:
+        return data.seed_many_flows(self.world, count, with_tasks=with_tasks)
+
+    # --- faults ------------------------------------------------------------------------
+
+    def inject_rest_errors(self, code: str, count: int = 1, methods: Iterable[str] | None = None) -> None:
+        """The next ``count`` REST HTTP requests (touching ``methods``) answer ``code`` without running."""
+        self.world.inject_rest_errors(code, count, None if methods is None else set(methods))
+
+    # --- counters ---------------------------------------------------------------------
+
+    def calls(self, method: str | None = None, user_id: int | None = None) -> int:
+        """Executed method calls (batch sub-calls included), by documented method name."""
+        with self.world.lock:
+            return sum(
+                n
+                for (name, user), n in self.world.calls.items()
+                if (method is None or name == method) and (user_id is None or user == user_id)
+            )
+
+    def rejected(self, code: str | None = None) -> int:
+        """Error answers given (REST, batch items, token endpoint), optionally of one code."""
+        with self.world.lock:
+            return sum(self.world.rejected.values()) if code is None else self.world.rejected[code]
+
+    @property
+    def rest_requests(self) -> int:
+        """HTTP requests to the portal's REST endpoint (round trips; a batch is one)."""
+        return self.world.rest_requests
+
+    @property
+    def refresh_grants(self) -> int:
+        return self.world.refresh_grants
+
+    @property
+    def code_grants(self) -> int:
+        return self.world.code_grants
+
+    @property
+    def app_info_checks(self) -> int:
+        return self.world.app_info_checks
+
+    @property
+    def connections_opened(self) -> int:
+        """TCP connections accepted by the portal server."""
+        return self.world.connections["portal"]
+
+    @property
+    def auth_connections_opened(self) -> int:
+        return self.world.connections["auth"]
+
+    @property
+    def events_delivered(self) -> list[Delivery]:
+        with self.world.lock:
+            return list(self.world.deliveries)
+
+    def reset_counters(self) -> None:
+        self.world.reset_counters()

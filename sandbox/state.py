@@ -1,0 +1,230 @@
+"""The in-memory world of one portal: its app, users, flows, tasks, tokens, bindings and counters.
+
+Every read and write happens under ``World.lock`` (one RLock), so both servers' request
+threads and the test thread may touch it at once.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from sandbox.errors import RestError
+from sandbox.models import AppRegistration, Delivery, EventBinding, Flow, Placement, Task, User
+from sandbox.settings import SandboxSettings
+from sandbox.tokens import TokenBook
+
+ABSENT, PENDING, INSTALLED = "absent", "pending", "installed"
+
+
+@dataclass
+class Fault:
+    """An injected REST error for the next ``count`` matching HTTP requests."""
+
+    error: RestError
+    count: int
+    methods: set[str] | None
+
+
+@dataclass
+class FrameSession:
+    """What the portal knows about one rendered app frame (keyed by its APP_SID)."""
+
+    user_id: int
+    lang: str
+    placement: str = "DEFAULT"
+    placement_options: dict[str, Any] = field(default_factory=dict)
+
+
+class World:
+    def __init__(self, settings: SandboxSettings | None = None) -> None:
+        self.lock = threading.RLock()
+        self.settings = settings or SandboxSettings()
+        self.member_id = secrets.token_hex(16)
+        self.portal_url = self.auth_url = ""
+        self.app: AppRegistration | None = None
+        self.install_state = ABSENT
+        self.application_token = ""
+        self.users: dict[int, User] = {}
+        self.flows: dict[int, Flow] = {}
+        self.tasks: dict[int, Task] = {}
+        self.tokens = TokenBook(self.settings)
+        self.event_bindings: list[EventBinding] = []
+        self.placements: list[Placement] = []
+        self.app_options: dict[str, Any] = {}
+        self.user_options: dict[int, dict[str, Any]] = {}
+        self.pins: set[tuple[int, int]] = set()
+        self.frames: dict[str, FrameSession] = {}
+        self._sequence: Counter[str] = Counter({"group": 100})
+        self._faults: list[Fault] = []
+        self._bucket = (0.0, time.monotonic())
+        self.reset_counters()
+
+    # --- addresses ------------------------------------------------------------------
+
+    def bind(self, portal_port: int, auth_port: int, host: str = "127.0.0.1") -> None:
+        self.portal_url = f"http://{host}:{portal_port}"
+        self.auth_url = f"http://{host}:{auth_port}"
+
+    @property
+    def domain(self) -> str:
+        return self.portal_url.split("://", 1)[1]
+
+    @property
+    def auth_host(self) -> str:
+        return self.auth_url.split("://", 1)[1]
+
+    @property
+    def client_endpoint(self) -> str:
+        return f"{self.portal_url}/rest/"
+
+    @property
+    def server_endpoint(self) -> str:
+        return f"{self.auth_url}/rest/"
+
+    # --- ids, counters --------------------------------------------------------------
+
+    def next_id(self, kind: str) -> int:
+        with self.lock:
+            self._sequence[kind] += 1
+            return self._sequence[kind]
+
+    def reset_counters(self) -> None:
+        with self.lock:
+            self.calls: Counter[tuple[str, int]] = Counter()
+            self.rejected: Counter[str] = Counter()
+            self.rest_requests = 0
+            self.refresh_grants = 0
+            self.code_grants = 0
+            self.app_info_checks = 0
+            self.connections: Counter[str] = Counter()
+            self.deliveries: list[Delivery] = []
+
+    def count_call(self, method: str, user_id: int) -> None:
+        with self.lock:
+            self.calls[(method, user_id)] += 1
+
+    def count_rejection(self, code: str) -> None:
+        with self.lock:
+            self.rejected[code] += 1
+
+    # --- the app and its installation ----------------------------------------------------
+
+    def register_app(self, app: AppRegistration, *, installed: bool = False) -> None:
+        """The admin adds the app to the portal: a new installation, finished or not."""
+        with self.lock:
+            self.app = app
+            self.start_install()
+            if installed:
+                self.install_state = INSTALLED
+
+    def start_install(self) -> None:
+        with self.lock:
+            self.install_state = PENDING
+            self.renew_application_token()
+
+    def renew_application_token(self) -> None:
+        """Constant per installation; new on reinstall and on update."""
+        self.application_token = secrets.token_hex(16)
+
+    def require_registration(self) -> AppRegistration:
+        if self.app is None:
+            raise RuntimeError("no app is registered with the sandbox (call register_app first)")
+        return self.app
+
+    def require_app(self) -> AppRegistration:
+        """The app, when it is on the portal (being installed or installed)."""
+        app = self.require_registration()
+        if self.install_state == ABSENT:
+            raise RuntimeError("the app is not installed on this portal")
+        return app
+
+    def issue_tokens(self, user_id: int) -> dict[str, Any]:
+        """A fresh token pair for ``user_id``, shaped like the token endpoint's answer (§1.3)."""
+        with self.lock:
+            app = self.require_app()
+            access, refresh, expires = self.tokens.issue(user_id, app.scope)
+            return {
+                "access_token": access,
+                "client_endpoint": self.client_endpoint,
+                "domain": self.auth_host,
+                "expires": expires,
+                "expires_in": self.settings.access_ttl,
+                "member_id": self.member_id,
+                "refresh_token": refresh,
+                "scope": app.scope,
+                "server_endpoint": self.server_endpoint,
+                "status": app.status,
+                "user_id": user_id,
+            }
+
+    # --- REST request gates ----------------------------------------------------------
+
+    def admit_request(self) -> bool:
+        """Leaky bucket per portal: +1 per HTTP request, drains ``rate``/s, refuses above ``burst``."""
+        limit = self.settings.rate_limit
+        with self.lock:
+            self.rest_requests += 1
+            if limit is None:
+                return True
+            burst, rate = limit
+            level, since = self._bucket
+            now = time.monotonic()
+            level = max(0.0, level - (now - since) * rate)
+            if level + 1 > burst:
+                self._bucket = (level, now)
+                return False
+            self._bucket = (level + 1, now)
+            return True
+
+    def inject_rest_errors(self, code: str, count: int, methods: set[str] | None = None) -> None:
+        with self.lock:
+            self._faults.append(Fault(RestError(code), count, methods))
+
+    def take_fault(self, methods: set[str]) -> RestError | None:
+        """The injected error for a request touching ``methods`` (a batch lists its sub-calls)."""
+        with self.lock:
+            for fault in self._faults:
+                if fault.count > 0 and (fault.methods is None or fault.methods & methods):
+                    fault.count -= 1
+                    return fault.error
+            return None
+
+    def take_operation_limit(self, method: str) -> bool:
+        with self.lock:
+            pending = self.settings.operation_time_limit or {}
+            if pending.get(method, 0) > 0:
+                pending[method] -= 1
+                return True
+            return False
+
+    # --- content ------------------------------------------------------------------
+
+    def user(self, user_id: int) -> User:
+        return self.users[user_id]
+
+    def is_admin(self, user_id: int) -> bool:
+        user = self.users.get(user_id)
+        return bool(user and user.admin)
+
+    def add_flow(self, name: str, *, owner_id: int, creator_id: int | None = None, **fields: Any) -> int:
+        with self.lock:
+            flow_id = self.next_id("flow")
+            fields.setdefault("group_id", self.next_id("group"))
+            creator = owner_id if creator_id is None else creator_id
+            fields.setdefault("responsible_list", [["user", str(owner_id)]])
+            self.flows[flow_id] = Flow(flow_id, name, creator, owner_id, **fields)
+            return flow_id
+
+    def add_task(
+        self, title: str, *, created_by: int, responsible_id: int | None = None, **fields: Any
+    ) -> int:
+        with self.lock:
+            task_id = self.next_id("task")
+            responsible = created_by if responsible_id is None else responsible_id
+            self.tasks[task_id] = Task(task_id, title, created_by, responsible, **fields)
+            return task_id

@@ -1,0 +1,85 @@
+"""Helpers for the sandbox's own tests: REST calls over real HTTP, and an HTTP receiver for events."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import requests
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+from sandbox.data import MEMBER
+from sandbox.server import SandboxServer
+from sandbox.testing import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+
+Rest = Callable[..., requests.Response]
+
+
+@pytest.fixture
+def http() -> Iterator[requests.Session]:
+    with requests.Session() as session:
+        yield session
+
+
+@pytest.fixture
+def rest(sandbox: SandboxServer, http: requests.Session) -> Rest:
+    """``rest(method, params, user=MEMBER)``: a JSON POST with a Bearer token of that user."""
+    tokens: dict[int, str] = {}
+
+    def call(method: str, params: dict[str, Any] | None = None, *, user: int = MEMBER) -> requests.Response:
+        if user not in tokens:
+            tokens[user] = sandbox.issue_tokens(user)["access_token"]
+        return http.post(
+            sandbox.client_endpoint + method,
+            json=params or {},
+            headers={"Authorization": f"Bearer {tokens[user]}"},
+            timeout=10,
+        )
+
+    return call
+
+
+@pytest.fixture
+def token_url(sandbox: SandboxServer) -> str:
+    return f"{sandbox.auth_url}/oauth/token/"
+
+
+@pytest.fixture
+def credentials() -> dict[str, str]:
+    return {"client_id": DEFAULT_CLIENT_ID, "client_secret": DEFAULT_CLIENT_SECRET}
+
+
+class Receiver:
+    """A real HTTP server standing in for the app's event handler; it records every POST."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self._server = make_server("127.0.0.1", 0, self._app, threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _app(self, environ: dict, start_response: Callable) -> Any:
+        request = Request(environ)
+        self.requests.append(
+            {
+                "path": request.path,
+                "content_type": request.mimetype,
+                "raw": request.get_data(as_text=True),
+                "form": request.form.to_dict(),
+            }
+        )
+        return Response("OK")(environ, start_response)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    handler = Receiver()
+    yield handler
+    handler.stop()

@@ -44,7 +44,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     register_error_handlers(app)
 
-    from blueprints import health
+    from blueprints import connect, events, health, install
 
     app.register_blueprint(health.bp)
+    app.register_blueprint(install.bp)
+    app.register_blueprint(events.bp)
+    app.register_blueprint(connect.bp)
     return app

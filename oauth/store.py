@@ -107,31 +107,38 @@ class TokenStore:
     def get_portal(self, member_id: str) -> Portal | None:
         return self._decode(self.redis.get(portal_key(member_id, "portal")), Portal)
 
-    def update_portal(
-        self, member_id: str, change: Callable[[Portal | None], Portal | None]
-    ) -> Portal | None:
-        """Read-modify-write the portal record atomically (optimistic ``WATCH``; one key, so Cluster-safe).
+    def _update(self, key: str, cls: type, change: Callable[[Any], Any]) -> Any:
+        """Read-modify-write one record atomically (optimistic ``WATCH``; one key, so Cluster-safe).
 
         ``change`` gets the current record (or ``None``) and returns the new one, or
-        ``None`` to leave it alone. The installer and the install event race for it.
+        ``None`` to leave it alone; it may run more than once.
         """
-        key = portal_key(member_id, "portal")
         with self.redis.pipeline() as pipe:
             while True:
                 try:
                     pipe.watch(key)
-                    current = self._decode(pipe.get(key), Portal)
+                    current = self._decode(pipe.get(key), cls)
                     updated = change(current)
                     if updated is None:
                         pipe.unwatch()
                         return current
-                    updated = replace(updated, updated_at=time.time())
                     pipe.multi()
                     pipe.set(key, self._encode(updated))
                     pipe.execute()
                     return updated
                 except redis.WatchError:
                     continue
+
+    def update_portal(
+        self, member_id: str, change: Callable[[Portal | None], Portal | None]
+    ) -> Portal | None:
+        """Change the portal record atomically: the installer and the install event race for it."""
+
+        def stamped(current: Portal | None) -> Portal | None:
+            updated = change(current)
+            return None if updated is None else replace(updated, updated_at=time.time())
+
+        return self._update(portal_key(member_id, "portal"), Portal, stamped)
 
     def mark_deleted(self, member_id: str) -> None:
         """Bitrix24 says the app is gone (``NOT_INSTALLED``, ``PORTAL_DELETED``): keep the data, stop using it."""
@@ -149,6 +156,15 @@ class TokenStore:
 
     def put_user(self, member_id: str, user_id: int, token: UserToken) -> None:
         self.redis.set(portal_key(member_id, "user", int(user_id)), self._encode(token))
+
+    def put_user_if_newer(self, member_id: str, user_id: int, token: UserToken) -> bool:
+        """Store ``token`` unless the stored pair lives longer (a replayed POST or event)."""
+        stored = self._update(
+            portal_key(member_id, "user", int(user_id)),
+            UserToken,
+            lambda current: token if current is None or token.expires_at > current.expires_at else None,
+        )
+        return stored is token
 
     def delete_portal(self, member_id: str) -> int:
         """Delete every key of the portal (SCAN, so it also works on Redis Cluster)."""

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from flask import current_app
 
@@ -31,6 +30,7 @@ from oauth.lock import RedisLock
 from oauth.store import STATUS_DELETED, TokenStore, UserToken, portal_key
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: refresh this long before expiry (capped at a quarter of the token's lifetime)
 REFRESH_AHEAD = 60.0
@@ -78,6 +78,7 @@ class UserTokens:
             int(lock_timeout * 1000),
         )
         self.wait_timeout = lock_timeout + 1.0
+        self.handed_out: str | None = None
 
     def stored(self) -> UserToken:
         token = self.store.get_user(self.member_id, self.user_id)
@@ -89,10 +90,19 @@ class UserTokens:
         token = self.stored()
         if token.expires_within(refresh_window(token)):
             return self.refresh(token.access_token)
+        self.handed_out = token.access_token
         return token.access_token
 
     def refresh(self, stale_access_token: str) -> str:
         """A fresh access token to replace ``stale_access_token``; at most one grant in flight."""
+        self.handed_out = self._successor(stale_access_token)
+        return self.handed_out
+
+    def superseded(self) -> bool:
+        """Whether the stored token is no longer the one this source last handed out."""
+        return self.handed_out is not None and self.stored().access_token != self.handed_out
+
+    def _successor(self, stale_access_token: str) -> str:
         deadline = time.monotonic() + self.wait_timeout
         while True:
             current = self.stored()
@@ -147,28 +157,38 @@ class UserTokens:
 
 
 class PortalRestClient(RestClient):
-    """A ``RestClient`` that marks its portal deleted when Bitrix24 says the app is gone."""
+    """A ``RestClient`` for one stored user, aware of what only the token layer knows.
 
-    def __init__(self, store: TokenStore, member_id: str, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.store = store
-        self.member_id = member_id
+    - ``invalid_token`` while a newer pair is stored: under strict rotation another
+      worker's refresh killed the token this request held. The call did not run, so it
+      is repeated once with the stored successor (safe even for a toggle).
+    - ``NOT_INSTALLED`` / ``PORTAL_DELETED``: the portal is marked deleted.
+    """
 
-    @contextmanager
-    def _watch_for_removal(self) -> Iterator[None]:
+    tokens: UserTokens
+
+    def __init__(self, tokens: UserTokens, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, tokens=tokens, **kwargs)
+
+    def _send_once_more_if_superseded(self, send: Callable[[], T]) -> T:
         try:
-            yield
+            try:
+                return send()
+            except InvalidToken:
+                if not self.tokens.superseded():
+                    raise
+                return send()
         except (NotInstalled, PortalDeleted):
-            self.store.mark_deleted(self.member_id)
+            self.tokens.store.mark_deleted(self.tokens.member_id)
             raise
 
     def call(self, *args: Any, **kwargs: Any) -> RestResult:
-        with self._watch_for_removal():
-            return super().call(*args, **kwargs)
+        return self._send_once_more_if_superseded(lambda: super(PortalRestClient, self).call(*args, **kwargs))
 
     def batch(self, *args: Any, **kwargs: Any) -> BatchResult:
-        with self._watch_for_removal():
-            return super().batch(*args, **kwargs)
+        return self._send_once_more_if_superseded(
+            lambda: super(PortalRestClient, self).batch(*args, **kwargs)
+        )
 
 
 def user_tokens(member_id: str, user_id: int) -> UserTokens:
@@ -193,10 +213,8 @@ def rest_client_for(member_id: str, user_id: int) -> RestClient:
     config = current_app.config
     burst, rate = config["B24_RATE_LIMIT_PARSED"]
     return PortalRestClient(
-        tokens.store,
-        member_id,
-        tokens.stored().client_endpoint,
         tokens,
+        tokens.stored().client_endpoint,
         limiter=PortalRateLimiter(tokens.store.redis, member_id, burst, rate),
         timeout=float(config["B24_HTTP_TIMEOUT"]),
     )

@@ -81,14 +81,6 @@ def context_from(
     )
 
 
-def store_if_newer(verified: Verified, token: UserToken) -> None:
-    """Keep ``token`` for the verified user unless the stored pair is fresher (a replayed POST)."""
-    store = oauth.store()
-    current = store.get_user(verified.member_id, verified.user_id)
-    if current is None or token.expires_at > current.expires_at:
-        store.put_user(verified.member_id, verified.user_id, token)
-
-
 def accept_frame_post(
     args: Mapping[str, str], form: Mapping[str, str], *, installing: bool = False
 ) -> FrameContext:
@@ -111,8 +103,9 @@ def accept_frame_post(
         installing=installing,
     )
     lifetime = _seconds(_field(args, form, "AUTH_EXPIRES"))
-    store_if_newer(
-        verified,
+    oauth.store().put_user_if_newer(
+        verified.member_id,
+        verified.user_id,
         UserToken(
             access_token=access_token,
             refresh_token=refresh_token,

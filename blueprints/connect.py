@@ -1,0 +1,100 @@
+"""Opening the app outside the portal: "connect your portal" (authorization-code flow).
+
+``GET /connect`` asks for the portal address, ``POST /connect`` sends the user to the
+portal's ``/oauth/authorize/``, and ``GET /oauth/callback`` exchanges the code on the
+allow-listed authorization server named by ``server_domain``, verifies the token with
+``app.info`` and shows the flows page. The round trip is a top-level navigation, so
+the ``state`` lives in the (first-party) session cookie.
+"""
+
+from __future__ import annotations
+
+import secrets
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, redirect, render_template, request, session
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
+
+from b24.errors import InvalidGrant
+from core.errors import AppError
+from core.i18n import use_portal_language
+from oauth import client, store, verifier
+from oauth.tokens import user_token_from
+from oauth.verify import VerificationFailed, normalize_domain
+from services.frame_auth import context_from
+
+bp = Blueprint("connect", __name__)
+
+_SESSION_KEY = "fs_connect"
+_EXPIRED = lazy_gettext("This sign-in link is no longer valid; please connect your portal again.")
+
+
+def portal_origin(address: str, *, allow_http: bool) -> str:
+    """``acme.bitrix24.com`` or ``https://acme.bitrix24.com/...`` -> ``https://acme.bitrix24.com``."""
+    address = address.strip()
+    parts = urlsplit(address if "://" in address else f"https://{address}")
+    schemes = ("https", "http") if allow_http else ("https",)
+    if parts.scheme not in schemes or not parts.hostname or parts.username or parts.password:
+        return ""
+    return f"{parts.scheme}://{normalize_domain(parts.netloc)}"
+
+
+def use_browser_language() -> str:
+    # Outside the portal there is no LANG: the browser's first language (``de-DE`` -> ``de``).
+    return use_portal_language((request.accept_languages.best or "")[:2])
+
+
+def _form(error: str = "", portal: str = "", status: int = 200) -> ResponseReturnValue:
+    return render_template("connect.html", error=error, portal=portal), status
+
+
+@bp.get("/connect")
+def connect_form() -> ResponseReturnValue:
+    use_browser_language()
+    return _form()
+
+
+@bp.post("/connect")
+def start() -> ResponseReturnValue:
+    use_browser_language()
+    address = request.form.get("portal", "")
+    origin = portal_origin(address, allow_http=current_app.config["B24_ALLOW_HTTP"])
+    if not origin:
+        return _form(_("Enter your Bitrix24 address, for example yourcompany.bitrix24.com."), address, 400)
+    state = secrets.token_urlsafe(24)
+    session[_SESSION_KEY] = {"state": state, "portal": origin}
+    return redirect(client().authorization_url(origin, state))
+
+
+@bp.get("/oauth/callback")
+def callback() -> ResponseReturnValue:
+    lang = use_browser_language()
+    expected = session.pop(_SESSION_KEY, None) or {}
+    args = request.args
+    state = args.get("state", "")
+    if not expected or not secrets.compare_digest(state.encode(), str(expected.get("state", "")).encode()):
+        raise AppError(_EXPIRED, status=400)
+    domain = normalize_domain(args.get("domain", ""))
+    if domain != normalize_domain(urlsplit(expected["portal"]).netloc):
+        raise VerificationFailed("callback domain is not the portal the user chose")
+    server = verifier().server_by_host(args.get("server_domain", ""))
+    try:
+        grant = client().exchange_code(server, args.get("code", ""))
+    except InvalidGrant:
+        raise AppError(_EXPIRED, status=400) from None
+    verified = verifier().verify(
+        str(grant.get("access_token") or ""),
+        member_id=args.get("member_id", ""),
+        domain=domain,
+        server_endpoint=f"{server}/rest/",
+    )
+    store().put_user_if_newer(
+        verified.member_id,
+        verified.user_id,
+        user_token_from(grant, client_endpoint=verified.client_endpoint, server=server),
+    )
+    from blueprints.frame import render_flows_page
+
+    return render_flows_page(context_from(verified, lang=lang))

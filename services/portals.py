@@ -1,0 +1,194 @@
+"""A portal's life with the app: install, the app events, and uninstall cleanup.
+
+Bitrix24 delivers events once, without retries, and anyone can POST to ``/events``,
+so nothing in an event is trusted until it is proven: events that carry tokens are
+checked with ``app.info``; ``ONAPPUNINSTALL`` carries none and is accepted only with
+the ``application_token`` the install event gave us (constant-time compare).
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import replace
+
+from oauth import store, verifier
+from oauth.store import STATUS_ACTIVE, STATUS_DELETED, STATUS_NEW, BadMemberId, Portal, UserToken
+from oauth.tokens import rest_client_for
+from oauth.verify import VerificationFailed, Verified
+from services.frame_auth import FrameContext
+
+log = logging.getLogger(__name__)
+
+#: the app events bound at install; their handlers are removed on every update, so
+#: each installer run binds them again
+EVENTS = ("ONAPPINSTALL", "ONAPPUPDATE", "ONAPPUNINSTALL")
+
+#: widgets to bind at install as ``(placement code, title)``; the app has only its main page
+PLACEMENTS: tuple[tuple[str, str], ...] = ()
+
+_ALREADY_BOUND = "ERROR_HANDLER_ALREADY_EXIST"
+
+
+def install(ctx: FrameContext, *, events_url: str, placement_url: str) -> Portal:
+    """The installer: record the portal, bind events (and placements) as the installing admin.
+
+    Safe to run again: each binding is removed and re-added in one ``batch``. The
+    admin's tokens were stored by ``accept_frame_post``.
+    """
+    admin_token = store().get_user(ctx.member_id, ctx.user_id)
+
+    def record(current: Portal | None) -> Portal:
+        if current is None or current.status == STATUS_DELETED:
+            current = Portal(
+                member_id=ctx.member_id,
+                domain=ctx.domain,
+                client_endpoint=ctx.client_endpoint,
+                server=admin_token.server if admin_token else "",
+                status=STATUS_NEW,
+            )
+        # Never downgrade: the install event may already have made the portal active.
+        return replace(
+            current,
+            domain=ctx.domain,
+            client_endpoint=ctx.client_endpoint,
+            installer_user_id=ctx.user_id,
+            scope=admin_token.scope if admin_token else current.scope,
+        )
+
+    portal = store().update_portal(ctx.member_id, record)
+    assert portal is not None
+    bind_handlers(ctx.member_id, ctx.user_id, events_url=events_url, placement_url=placement_url)
+    # Flow discovery with the installer's token starts here (services.discovery, issue 5).
+    return portal
+
+
+def bind_handlers(member_id: str, user_id: int, *, events_url: str, placement_url: str) -> None:
+    """Unbind, then bind, every event and placement in one ``batch`` (idempotent)."""
+    commands: dict[str, tuple[str, dict[str, str]]] = {}
+    for event in EVENTS:
+        commands[f"unbind_{event}"] = ("event.unbind", {"event": event, "handler": events_url})
+        commands[f"bind_{event}"] = ("event.bind", {"event": event, "handler": events_url})
+    for code, title in PLACEMENTS:
+        commands[f"unplace_{code}"] = ("placement.unbind", {"PLACEMENT": code, "HANDLER": placement_url})
+        commands[f"place_{code}"] = (
+            "placement.bind",
+            {"PLACEMENT": code, "HANDLER": placement_url, "TITLE": title},
+        )
+    result = rest_client_for(member_id, user_id).batch(commands)
+    for key, error in result.errors.items():
+        if key.startswith(("bind_", "place_")) and error.code != _ALREADY_BOUND:
+            raise error
+
+
+# --- events -----------------------------------------------------------------------
+
+
+def same_secret(expected: str, given: str) -> bool:
+    """Constant-time comparison (the time taken must not reveal how much matched)."""
+    return hmac.compare_digest(expected.encode(), given.encode())
+
+
+def nested(form: Mapping[str, str], name: str) -> dict[str, str]:
+    """``auth[access_token]=...`` form fields as ``{"access_token": ...}``."""
+    prefix = f"{name}["
+    return {
+        key[len(prefix) : -1]: str(value)
+        for key, value in form.items()
+        if key.startswith(prefix) and key.endswith("]")
+    }
+
+
+def handle_event(form: Mapping[str, str]) -> str:
+    """Process one event POST; returns what was done. Raises ``VerificationFailed`` (403)."""
+    event = str(form.get("event") or "").upper()
+    auth = nested(form, "auth")
+    if event == "ONAPPUNINSTALL":
+        uninstall(auth.get("member_id", ""), auth.get("application_token", ""))
+        return "uninstalled"
+    if event in ("ONAPPINSTALL", "ONAPPUPDATE"):
+        return app_installed(auth, update=event == "ONAPPUPDATE")
+    # Only the events above are bound; anything else is not ours to act on.
+    return "ignored"
+
+
+def app_installed(auth: Mapping[str, str], *, update: bool) -> str:
+    """``ONAPPINSTALL`` / ``ONAPPUPDATE``: prove the carried token, then trust what comes with it."""
+    verified = verifier().verify(
+        auth.get("access_token", ""),
+        member_id=auth.get("member_id", ""),
+        domain=auth.get("domain", ""),
+        server_endpoint=auth.get("server_endpoint", ""),
+    )
+    application_token = auth.get("application_token", "")
+    if not application_token:
+        raise VerificationFailed("install event without application_token")
+
+    def activate(current: Portal | None) -> Portal | None:
+        if (
+            current is not None
+            and current.status == STATUS_ACTIVE
+            and same_secret(current.application_token, application_token)
+        ):
+            return None  # the same install delivered twice (install-event URL and event.bind)
+        base = current if current is not None and current.status != STATUS_DELETED else None
+        return Portal(
+            member_id=verified.member_id,
+            domain=verified.domain,
+            client_endpoint=verified.client_endpoint,
+            server=verified.server,
+            status=STATUS_ACTIVE,
+            application_token=application_token,
+            scope=verified.scope,
+            installer_user_id=base.installer_user_id if base else verified.user_id,
+            created_at=base.created_at if base else time.time(),
+        )
+
+    before = store().get_portal(verified.member_id)
+    after = store().update_portal(verified.member_id, activate)
+    _keep_event_tokens(verified, auth)
+    if after == before:
+        return "already active"
+    log.info("Portal %s %s (%s)", verified.member_id, "updated" if update else "installed", verified.domain)
+    return "updated" if update else "installed"
+
+
+def _keep_event_tokens(verified: Verified, auth: Mapping[str, str]) -> None:
+    if not auth.get("refresh_token"):
+        return
+    try:
+        lifetime = float(auth.get("expires_in") or 3600)
+    except ValueError:
+        lifetime = 3600.0
+    store().put_user_if_newer(
+        verified.member_id,
+        verified.user_id,
+        UserToken(
+            access_token=auth["access_token"],
+            refresh_token=auth["refresh_token"],
+            expires_at=time.time() + lifetime,
+            scope=auth.get("scope") or verified.scope,
+            client_endpoint=verified.client_endpoint,
+            server=verified.server,
+            lifetime=lifetime,
+        ),
+    )
+
+
+def uninstall(member_id: str, application_token: str) -> int:
+    """``ONAPPUNINSTALL``: with the right ``application_token``, delete every key of the portal."""
+    try:
+        portal = store().get_portal(member_id)
+    except BadMemberId:
+        raise VerificationFailed("malformed member_id") from None
+    if (
+        portal is None
+        or not portal.application_token
+        or not same_secret(portal.application_token, application_token)
+    ):
+        raise VerificationFailed("application_token does not match")
+    deleted = store().delete_portal(member_id)
+    log.info("Portal %s uninstalled: %d keys deleted", member_id, deleted)
+    return deleted

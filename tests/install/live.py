@@ -1,0 +1,136 @@
+"""Pytest plugin: the app served over real HTTP next to the sandbox portal, and an attacker's host.
+
+``live_app`` runs ``create_app`` in a threaded WSGI server on a free port, configured
+for the sandbox (its authorization server is the only allowed one) and registered
+with it as the app (app URL, installer, redirect URI). ``installed_portal`` runs the
+installer as the admin and ``installFinish``, the way the portal would.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+import redis
+import requests
+from flask import Flask
+from werkzeug.serving import make_server
+
+from app import create_app
+from sandbox import data
+
+CLIENT_ID = "local.test.app"
+CLIENT_SECRET = "test-client-secret"
+
+
+@dataclass
+class LiveApp:
+    url: str
+    app: Flask
+
+
+@pytest.fixture
+def sandbox_config(app_config: dict, sandbox: Any) -> dict:
+    return {
+        **app_config,
+        "B24_CLIENT_ID": CLIENT_ID,
+        "B24_CLIENT_SECRET": CLIENT_SECRET,
+        "B24_OAUTH_SERVERS": [sandbox.auth_url],
+        "B24_ALLOW_HTTP": True,
+        "B24_JS_SDK_URL": f"{sandbox.portal_url}/bx24.js",
+        "B24_HTTP_TIMEOUT": 3.0,
+        # These tests are about tokens, not the rate limit (b24's tests cover that).
+        "B24_RATE_LIMIT": "10000/1000",
+    }
+
+
+@pytest.fixture
+def live_app(sandbox_config: dict, sandbox: Any) -> Iterator[LiveApp]:
+    sandbox.settings.rate_limit = None
+    app = create_app(sandbox_config)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_port}"
+    sandbox.register_app(
+        CLIENT_ID,
+        CLIENT_SECRET,
+        app_url=f"{url}/",
+        installer_url=f"{url}/install",
+        redirect_uri=f"{url}/oauth/callback",
+    )
+    yield LiveApp(url, app)
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
+
+
+def run_installer(sandbox: Any, user_id: int = data.ADMIN) -> requests.Response:
+    """What the portal does when the admin opens the app for the first time."""
+    sandbox.install()
+    url, form = sandbox.frame_post(user_id)
+    return requests.post(url, data=form, timeout=10)
+
+
+@pytest.fixture
+def installed_portal(live_app: LiveApp, sandbox: Any) -> Any:
+    """A portal with the app installed: installer page served, then ``installFinish``."""
+    assert run_installer(sandbox).status_code == 200
+    deliveries = sandbox.finish_install()
+    assert [d.status for d in deliveries] == [200], deliveries
+    return sandbox
+
+
+def redis_dump(r: redis.Redis) -> dict[str, Any]:
+    """Every key and value (strings, hashes, sets), for before/after comparisons."""
+    dump: dict[str, Any] = {}
+    for key in r.scan_iter("*"):
+        kind = r.type(key)
+        if kind == "string":
+            dump[key] = r.get(key)
+        elif kind == "hash":
+            dump[key] = r.hgetall(key)
+        elif kind == "set":
+            dump[key] = sorted(r.smembers(key))
+        else:
+            dump[key] = kind
+    return dump
+
+
+@dataclass
+class Attacker:
+    """A host standing in for an attacker's server: it records every request it receives."""
+
+    url: str
+    requests: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def attacker() -> Iterator[Attacker]:
+    received: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def _record(self) -> None:
+            received.append(f"{self.command} {self.path}")
+            body = b'{"result": {}}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = _record
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield Attacker(f"http://127.0.0.1:{server.server_port}", received)
+    server.shutdown()
+    server.server_close()

@@ -1,0 +1,126 @@
+"""Forged frame POSTs and events change nothing and leak nothing.
+
+Each case starts from an installed portal, sends one forged request, and checks: the
+answer is 403, Redis is byte-for-byte unchanged, and the attacker's host (named in
+the forged fields) received no request at all: neither a token nor the client secret.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import pytest
+import redis
+import requests
+
+from sandbox import data
+from tests.install.live import Attacker, LiveApp, redis_dump
+
+Forge = Callable[[dict[str, str], dict[str, str], Attacker], None]
+
+
+def _foreign_domain(query: dict[str, str], form: dict[str, str], attacker: Attacker) -> None:
+    query["DOMAIN"] = urlsplit(attacker.url).netloc
+
+
+def _foreign_server(query: dict[str, str], form: dict[str, str], attacker: Attacker) -> None:
+    form["SERVER_ENDPOINT"] = f"{attacker.url}/rest/"
+
+
+def _foreign_member(query: dict[str, str], form: dict[str, str], attacker: Attacker) -> None:
+    form["member_id"] = "f" * 32
+
+
+def _invalid_token(query: dict[str, str], form: dict[str, str], attacker: Attacker) -> None:
+    form["AUTH_ID"] = "0" * 70
+
+
+def _domain_and_server(query: dict[str, str], form: dict[str, str], attacker: Attacker) -> None:
+    _foreign_domain(query, form, attacker)
+    _foreign_server(query, form, attacker)
+
+
+@pytest.mark.parametrize(
+    "forge", [_foreign_domain, _foreign_server, _foreign_member, _invalid_token, _domain_and_server]
+)
+@pytest.mark.parametrize("path", ["/install"])
+def test_forged_frame_post_is_refused(
+    installed_portal: Any,
+    live_app: LiveApp,
+    attacker: Attacker,
+    redis_db: redis.Redis,
+    forge: Forge,
+    path: str,
+):
+    url, form = installed_portal.frame_post(data.MEMBER)
+    query = dict(parse_qsl(urlsplit(url).query))
+    forge(query, form, attacker)
+    before = redis_dump(redis_db)
+
+    answer = requests.post(f"{live_app.url}{path}?{urlencode(query)}", data=form, timeout=10)
+
+    assert answer.status_code == 403
+    assert form["AUTH_ID"] not in answer.text
+    assert redis_dump(redis_db) == before
+    assert attacker.requests == []
+
+
+def _event(sandbox: Any, event: str, **auth: str) -> list[tuple[str, str]]:
+    base = {
+        "domain": sandbox.domain,
+        "server_endpoint": sandbox.server_endpoint,
+        "client_endpoint": sandbox.client_endpoint,
+        "member_id": sandbox.member_id,
+        "application_token": sandbox.application_token,
+    }
+    pairs = [("event", event), ("event_handler_id", "1"), ("ts", "1700000000")]
+    return pairs + [(f"auth[{key}]", value) for key, value in {**base, **auth}.items()]
+
+
+def test_uninstall_with_a_wrong_application_token_changes_nothing(
+    installed_portal: Any, live_app: LiveApp, redis_db: redis.Redis
+):
+    before = redis_dump(redis_db)
+    right = installed_portal.application_token
+    for wrong in ("", "0" * 32, right[:-1], right + "0", right.upper()):
+        pairs = _event(installed_portal, "ONAPPUNINSTALL", application_token=wrong)
+        answer = requests.post(f"{live_app.url}/events", data=pairs, timeout=10)
+        assert answer.status_code == 403, wrong
+        assert answer.headers["Content-Type"].startswith("application/json")
+    assert redis_dump(redis_db) == before
+
+
+def test_install_event_whose_token_app_info_does_not_confirm_changes_nothing(
+    installed_portal: Any, live_app: LiveApp, attacker: Attacker, redis_db: redis.Redis
+):
+    member_token = installed_portal.issue_tokens(data.MEMBER)["access_token"]
+    forged = [
+        # a made-up token
+        _event(installed_portal, "ONAPPINSTALL", access_token="1" * 70, refresh_token="2" * 70),
+        # a real token of this portal, claimed for another portal
+        _event(installed_portal, "ONAPPINSTALL", access_token=member_token, member_id="e" * 32),
+        # a real token, sent with the attacker's authorization server
+        _event(
+            installed_portal,
+            "ONAPPUPDATE",
+            access_token=member_token,
+            server_endpoint=f"{attacker.url}/rest/",
+            application_token="a" * 32,
+        ),
+        # a real token, with the attacker's host as the portal
+        _event(
+            installed_portal,
+            "ONAPPINSTALL",
+            access_token=member_token,
+            domain=urlsplit(attacker.url).netloc,
+            client_endpoint=f"{attacker.url}/rest/",
+        ),
+    ]
+    before = redis_dump(redis_db)
+    for pairs in forged:
+        answer = requests.post(f"{live_app.url}/events", data=pairs, timeout=10)
+        assert answer.status_code == 403, pairs
+    assert redis_dump(redis_db) == before
+    assert attacker.requests == []

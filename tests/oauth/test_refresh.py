@@ -1,0 +1,104 @@
+"""Refresh that never loses a token: the sandbox's authorization server in strict rotation mode."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from typing import Any
+
+import pytest
+import redis
+import requests
+
+from b24.errors import AuthServerUnavailable, InvalidToken
+from oauth.store import TokenStore, portal_key
+from oauth.tokens import rest_client_for, user_tokens
+from sandbox import data
+from tests.install.live import LiveApp
+
+USER = data.ADMIN
+
+
+def _who_am_i(live_app: LiveApp, member_id: str) -> str:
+    with live_app.app.app_context():
+        return rest_client_for(member_id, USER).call("user.current").result["ID"]
+
+
+def _stored_raw(redis_db: redis.Redis, member_id: str) -> str:
+    return redis_db.get(portal_key(member_id, "user", USER))
+
+
+def test_concurrent_callers_after_expiry_cause_one_refresh_grant(installed_portal: Any, live_app: LiveApp):
+    assert installed_portal.settings.strict_rotation
+    installed_portal.expire_access_tokens()
+    installed_portal.reset_counters()
+
+    with ThreadPoolExecutor(24) as pool:
+        answers = list(pool.map(lambda _: _who_am_i(live_app, installed_portal.member_id), range(48)))
+
+    assert answers == [str(USER)] * 48
+    assert installed_portal.refresh_grants == 1
+
+
+def test_token_about_to_expire_is_refreshed_before_use_once(installed_portal: Any, live_app: LiveApp):
+    with live_app.app.app_context():
+        store = TokenStore.from_app(live_app.app)
+        token = store.get_user(installed_portal.member_id, USER)
+        store.put_user(installed_portal.member_id, USER, replace(token, expires_at=time.time() + 5))
+    installed_portal.reset_counters()
+
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(lambda _: _who_am_i(live_app, installed_portal.member_id), range(32)))
+
+    assert answers == [str(USER)] * 32
+    assert installed_portal.refresh_grants == 1
+    with live_app.app.app_context():
+        assert store.get_user(installed_portal.member_id, USER).expires_at > time.time() + 3000
+
+
+@pytest.mark.parametrize("fault", ["500", "timeout"])
+def test_auth_server_outage_keeps_the_stored_pair_and_recovers(
+    installed_portal: Any, live_app: LiveApp, redis_db: redis.Redis, fault: str
+):
+    installed_portal.expire_access_tokens()
+    before = _stored_raw(redis_db, installed_portal.member_id)
+    installed_portal.settings.auth_fault = fault
+    installed_portal.settings.auth_timeout_sleep = 4.0  # longer than the app's 3 s timeout
+
+    with pytest.raises(AuthServerUnavailable):
+        _who_am_i(live_app, installed_portal.member_id)
+    assert _stored_raw(redis_db, installed_portal.member_id) == before
+    assert list(redis_db.scan_iter("*:lock:refresh:*")) == []  # released, not left to time out
+
+    installed_portal.settings.auth_fault = None
+    assert _who_am_i(live_app, installed_portal.member_id) == str(USER)
+    assert _stored_raw(redis_db, installed_portal.member_id) != before
+
+
+def test_dead_refresh_token_is_reported_and_kept_until_a_frame_open_stores_a_new_pair(
+    installed_portal: Any, live_app: LiveApp, redis_db: redis.Redis
+):
+    with live_app.app.app_context():
+        stored = user_tokens(installed_portal.member_id, USER).stored()
+    # Someone else uses our refresh token: in strict mode ours is now spent.
+    spent = requests.post(
+        f"{installed_portal.auth_url}/oauth/token/",
+        data={
+            "grant_type": "refresh_token",
+            "client_id": live_app.app.config["B24_CLIENT_ID"],
+            "client_secret": live_app.app.config["B24_CLIENT_SECRET"],
+            "refresh_token": stored.refresh_token,
+        },
+        timeout=10,
+    )
+    assert spent.status_code == 200
+    before = _stored_raw(redis_db, installed_portal.member_id)
+
+    with pytest.raises(InvalidToken):
+        _who_am_i(live_app, installed_portal.member_id)
+    assert _stored_raw(redis_db, installed_portal.member_id) == before
+
+    url, form = installed_portal.frame_post(USER)
+    assert requests.post(url.replace("/install", "/install"), data=form, timeout=10).status_code == 200
+    assert _who_am_i(live_app, installed_portal.member_id) == str(USER)

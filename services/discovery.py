@@ -1,0 +1,202 @@
+"""Finding the portal's flow ids: Bitrix24 has no method that lists flows.
+
+Three sources feed the known set ``fs:{M}:flows``:
+
+1. flow ids carried by tasks (``tasks.task.list``, newest first, a few pages in one batch);
+2. a bounded scan of ids with batched ``tasks.flow.Flow.get`` (ids are auto-increment);
+3. a flow added by hand, by id or by its portal link.
+
+1 and 2 run in a background thread, one run per portal at a time across workers
+and servers (``fs:{M}:lock:discovery``): at install with the installer's token,
+again when the last run is older than ``DISCOVERY_STALE_SECONDS`` (started by a
+page load but never on its hot path), and when an admin asks.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qs, urlsplit
+
+import redis
+from flask import Flask, current_app
+
+from oauth.lock import RedisLock
+from oauth.store import portal_key
+from services import flows
+
+if TYPE_CHECKING:
+    from b24.client import RestClient
+
+log = logging.getLogger(__name__)
+
+TASK_PAGE = 50
+# Bitrix24 batches hold 50 commands; a scan window of several batches runs in parallel.
+SCAN_WINDOW = 4 * flows.BATCH_SIZE
+_REF_ID_PARAMS = ("ID", "ID_from", "flowId", "FLOW_ID", "flow_id")
+
+
+def meta_key(member_id: str) -> str:
+    return portal_key(member_id, "flows", "meta")
+
+
+def lock_key(member_id: str) -> str:
+    return portal_key(member_id, "lock", "discovery")
+
+
+@dataclass(frozen=True)
+class Report:
+    from_tasks: int
+    scanned_to: int
+    found: int
+    added: int
+
+
+class InvalidFlowRef(ValueError):
+    """Neither a flow id nor a link to a flow on this portal."""
+
+
+def ids_from_tasks(client: RestClient, pages: int) -> set[int]:
+    """Flow ids of the newest ``pages`` x 50 tasks, in one batch."""
+    commands = {
+        f"p{page}": (
+            "tasks.task.list",
+            {"select": ["ID", "FLOW_ID"], "order": {"ID": "desc"}, "start": page * TASK_PAGE},
+        )
+        for page in range(pages)
+    }
+    found: set[int] = set()
+    for result in client.batch(commands).results.values():
+        tasks = result.get("tasks", []) if isinstance(result, dict) else []
+        for task in tasks:
+            flow_id = task.get("flowId") or task.get("FLOW_ID")
+            if flow_id and str(flow_id).isdigit() and int(flow_id) > 0:
+                found.add(int(flow_id))
+    return found
+
+
+def scan_ids(client: RestClient, *, start_hi: int, margin: int, limit: int) -> tuple[set[int], int]:
+    """Probe ids 1.. with ``tasks.flow.Flow.get``; the range grows while flows turn up.
+
+    Scans to ``start_hi + margin`` at least, to the highest flow seen + ``margin``,
+    never past ``limit``. Returns the ids that exist and the last id probed.
+    """
+    found: set[int] = set()
+    hi = min(start_hi + margin, limit)
+    probed = 0
+    while probed < hi:
+        window = list(range(probed + 1, min(probed + SCAN_WINDOW, hi) + 1))
+        existing, _ = flows.read_flows(client, window)
+        found |= set(existing)
+        probed = window[-1]
+        if found:
+            hi = min(max(hi, max(found) + margin), limit)
+    return found, probed
+
+
+def run(client: RestClient, r: redis.Redis, member_id: str) -> Report:
+    """One discovery pass with ``client``'s token; adds what it finds to the known set."""
+    config = current_app.config
+    known = set(flows.known_ids(r, member_id))
+    from_tasks = ids_from_tasks(client, config["DISCOVERY_TASK_PAGES"])
+    scanned, scanned_to = scan_ids(
+        client,
+        start_hi=max(known | from_tasks, default=0),
+        margin=config["DISCOVERY_SCAN_MARGIN"],
+        limit=config["DISCOVERY_SCAN_LIMIT"],
+    )
+    found = from_tasks | scanned
+    added = flows.remember(r, member_id, found)
+    report = Report(from_tasks=len(from_tasks), scanned_to=scanned_to, found=len(found), added=added)
+    r.hset(
+        meta_key(member_id),
+        mapping={"finished_at": int(time.time()), "scanned_to": scanned_to, "found": len(found)},
+    )
+    return report
+
+
+def _client_for(member_id: str, user_id: int | None) -> RestClient:
+    import oauth
+    from oauth.tokens import rest_client_for
+
+    if user_id is None:
+        portal = oauth.store().get_portal(member_id)
+        if portal is None or not portal.installer_user_id:
+            raise LookupError(f"portal {member_id} has no installer to run discovery as")
+        user_id = int(portal.installer_user_id)
+    return rest_client_for(member_id, user_id)
+
+
+def _run_in_background(app: Flask, lock: RedisLock, owner: str, member_id: str, user_id: int | None) -> None:
+    with app.app_context():
+        try:
+            report = run(_client_for(member_id, user_id), app.extensions["redis"], member_id)
+            log.info("Discovery for %s: %s", member_id, report)
+        except Exception:
+            log.exception("Discovery for %s failed", member_id)
+        finally:
+            lock.release(owner)
+
+
+def start(member_id: str, user_id: int | None = None) -> bool:
+    """Start a discovery run in a background thread unless one is running for the portal.
+
+    ``user_id=None`` runs with the installer's stored token. Returns whether it started.
+    """
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    r = app.extensions["redis"]
+    lock = RedisLock(r, lock_key(member_id), app.config["DISCOVERY_LOCK_SECONDS"] * 1000)
+    owner = lock.acquire()
+    if owner is None:
+        return False
+    r.hset(meta_key(member_id), "started_at", int(time.time()))
+    threading.Thread(
+        target=_run_in_background,
+        args=(app, lock, owner, member_id, user_id),
+        name=f"discovery-{member_id}",
+        daemon=True,
+    ).start()
+    return True
+
+
+def is_running(member_id: str) -> bool:
+    return bool(current_app.extensions["redis"].exists(lock_key(member_id)))
+
+
+def refresh_if_stale(member_id: str) -> bool:
+    """Start a run when the last one began more than ``DISCOVERY_STALE_SECONDS`` ago."""
+    started = current_app.extensions["redis"].hget(meta_key(member_id), "started_at")
+    if started is not None and time.time() - int(started) < current_app.config["DISCOVERY_STALE_SECONDS"]:
+        return False
+    return start(member_id)
+
+
+def parse_flow_ref(ref: str, portal_domain: str) -> int:
+    """A flow id from ``"42"`` or from a link to the flow on the portal's own domain."""
+    ref = (ref or "").strip()
+    if ref.isdigit() and int(ref) > 0:
+        return int(ref)
+    parts = urlsplit(ref)
+    if parts.scheme not in ("http", "https") or parts.netloc.lower() != portal_domain.lower():
+        raise InvalidFlowRef(ref)
+    query = parse_qs(parts.query)
+    for name in _REF_ID_PARAMS:
+        value = (query.get(name) or [""])[0]
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    match = re.search(r"/flow/(?:[a-z]+/)*(\d+)/?$", parts.path)
+    if match:
+        return int(match.group(1))
+    raise InvalidFlowRef(ref)
+
+
+def add_by_ref(client: RestClient, r: redis.Redis, member_id: str, portal_domain: str, ref: str) -> dict:
+    """Read the referenced flow with the user's token, then remember its id; the raw flow."""
+    flow_id = parse_flow_ref(ref, portal_domain)
+    raw = flows.read_flow(client, flow_id)
+    flows.remember(r, member_id, [flow_id])
+    return raw

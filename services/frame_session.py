@@ -1,0 +1,65 @@
+"""The frame session: a short-lived signed token the page carries instead of a cookie.
+
+The portal frames the app from another site, so browsers that block third-party
+cookies (Safari, Firefox, Chrome with the setting on) would drop a session cookie.
+The page gets this token in its HTML and sends it back in the ``X-Frame-Session``
+header with every API call. It is bound to the portal, the user and the frame's
+``APP_SID``; it is signed with ``SECRET_KEY`` (older keys in ``SECRET_KEY_FALLBACKS``
+still verify) and expires after ``FRAME_SESSION_TTL`` seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from flask import current_app
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+HEADER = "X-Frame-Session"
+_SALT = "frame-session"
+
+
+@dataclass(frozen=True)
+class FrameSession:
+    member_id: str
+    user_id: int
+    app_sid: str
+    domain: str
+    portal_origin: str
+    lang: str
+    is_admin: bool
+
+
+class SessionInvalid(Exception):
+    """The token is missing, forged, for another key, or too old."""
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    config = current_app.config
+    # itsdangerous signs with the last key and accepts any of them.
+    keys = [*config["SECRET_KEY_FALLBACKS"], config["SECRET_KEY"]]
+    return URLSafeTimedSerializer(keys, salt=_SALT)
+
+
+def issue(session: FrameSession) -> str:
+    """A signed token for ``session``."""
+    return _serializer().dumps(asdict(session))
+
+
+def load(token: str | None) -> FrameSession:
+    """The session in ``token``; raises ``SessionInvalid``."""
+    if not token:
+        raise SessionInvalid("no frame session")
+    try:
+        data = _serializer().loads(token, max_age=current_app.config["FRAME_SESSION_TTL"])
+        return FrameSession(
+            member_id=str(data["member_id"]),
+            user_id=int(data["user_id"]),
+            app_sid=str(data["app_sid"]),
+            domain=str(data["domain"]),
+            portal_origin=str(data["portal_origin"]),
+            lang=str(data["lang"]),
+            is_admin=bool(data["is_admin"]),
+        )
+    except (BadSignature, KeyError, TypeError, ValueError) as exc:
+        raise SessionInvalid(type(exc).__name__) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -89,6 +90,23 @@ def test_redis_down_lets_requests_through():
     assert PortalRateLimiter(dead, "m4", burst=1, rate=1.0, margin=0).acquire(timeout=0) == 0.0
 
 
+def cluster_port() -> int:
+    """A free port whose cluster bus port (+10000) is valid and free too."""
+    while True:
+        port = free_port()
+        if port <= 55535 and _is_free(port + 10000):
+            return port
+
+
+def _is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory) -> Iterator[RedisCluster]:
     """Three masters, each owning a third of the slots."""
@@ -96,7 +114,7 @@ def cluster(tmp_path_factory) -> Iterator[RedisCluster]:
     for index in range(3):
         directory = tmp_path_factory.mktemp(f"cluster{index}")
         args = ["--cluster-enabled", "yes", "--cluster-config-file", str(directory / "nodes.conf")]
-        servers.append(RedisServer(directory, persistent=False, extra_args=args).start())
+        servers.append(RedisServer(directory, port=cluster_port(), persistent=False, extra_args=args).start())
     try:
         nodes = [redis.Redis(port=server.port) for server in servers]
         for node, (low, high) in zip(nodes, [(0, 5460), (5461, 10922), (10923, 16383)], strict=True):

@@ -98,10 +98,6 @@ class UserTokens:
         self.handed_out = self._successor(stale_access_token)
         return self.handed_out
 
-    def superseded(self) -> bool:
-        """Whether the stored token is no longer the one this source last handed out."""
-        return self.handed_out is not None and self.stored().access_token != self.handed_out
-
     def _successor(self, stale_access_token: str) -> str:
         deadline = time.monotonic() + self.wait_timeout
         while True:
@@ -159,9 +155,10 @@ class UserTokens:
 class PortalRestClient(RestClient):
     """A ``RestClient`` for one stored user, aware of what only the token layer knows.
 
-    - ``invalid_token`` while a newer pair is stored: under strict rotation another
-      worker's refresh killed the token this request held. The call did not run, so it
-      is repeated once with the stored successor (safe even for a toggle).
+    - ``invalid_token``: under strict rotation a refresh by another worker kills the
+      access token this request holds (already while the new pair is on its way). The
+      call did not run, so it is repeated once with the successor, waiting for the
+      refresh in flight if there is one (safe even for a toggle).
     - ``NOT_INSTALLED`` / ``PORTAL_DELETED``: the portal is marked deleted.
     """
 
@@ -170,25 +167,24 @@ class PortalRestClient(RestClient):
     def __init__(self, tokens: UserTokens, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, tokens=tokens, **kwargs)
 
-    def _send_once_more_if_superseded(self, send: Callable[[], T]) -> T:
+    def _guarded(self, send: Callable[[], T]) -> T:
         try:
             try:
                 return send()
-            except InvalidToken:
-                if not self.tokens.superseded():
+            except InvalidToken as exc:
+                if exc.code != "invalid_token" or self.tokens.handed_out is None:
                     raise
+                self.tokens.refresh(self.tokens.handed_out)
                 return send()
         except (NotInstalled, PortalDeleted):
             self.tokens.store.mark_deleted(self.tokens.member_id)
             raise
 
     def call(self, *args: Any, **kwargs: Any) -> RestResult:
-        return self._send_once_more_if_superseded(lambda: super(PortalRestClient, self).call(*args, **kwargs))
+        return self._guarded(lambda: super(PortalRestClient, self).call(*args, **kwargs))
 
     def batch(self, *args: Any, **kwargs: Any) -> BatchResult:
-        return self._send_once_more_if_superseded(
-            lambda: super(PortalRestClient, self).batch(*args, **kwargs)
-        )
+        return self._guarded(lambda: super(PortalRestClient, self).batch(*args, **kwargs))
 
 
 def user_tokens(member_id: str, user_id: int) -> UserTokens:

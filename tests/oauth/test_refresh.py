@@ -6,15 +6,17 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import redis
 import requests
 
-from b24.errors import AuthServerUnavailable, InvalidToken
+from b24.errors import AuthServerUnavailable, InvalidToken, NotInstalled
 from oauth.store import TokenStore, portal_key
 from oauth.tokens import rest_client_for, user_tokens
 from sandbox import data
+from services.frame_auth import accept_frame_post
 from tests.install.live import LiveApp
 
 USER = data.ADMIN
@@ -99,6 +101,18 @@ def test_dead_refresh_token_is_reported_and_kept_until_a_frame_open_stores_a_new
         _who_am_i(live_app, installed_portal.member_id)
     assert _stored_raw(redis_db, installed_portal.member_id) == before
 
-    url, form = installed_portal.frame_post(USER)
-    assert requests.post(url.replace("/install", "/install"), data=form, timeout=10).status_code == 200
+    url, form = installed_portal.frame_post(USER)  # the user opens the app again
+    with live_app.app.test_request_context():
+        accept_frame_post(dict(parse_qsl(urlsplit(url).query)), form)
     assert _who_am_i(live_app, installed_portal.member_id) == str(USER)
+
+
+def test_app_gone_from_the_portal_marks_it_deleted(installed_portal: Any, live_app: LiveApp):
+    installed_portal.inject_rest_errors("APPLICATION_NOT_FOUND", 1)
+    with pytest.raises(NotInstalled):
+        _who_am_i(live_app, installed_portal.member_id)
+    with live_app.app.app_context():
+        assert TokenStore.from_app(live_app.app).get_portal(installed_portal.member_id).status == "deleted"
+    with pytest.raises(NotInstalled):  # no more calls with this portal's tokens
+        _who_am_i(live_app, installed_portal.member_id)
+    assert installed_portal.rejected("APPLICATION_NOT_FOUND") == 1

@@ -44,10 +44,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     register_error_handlers(app)
 
-    from blueprints import connect, events, health, install
+    from blueprints import api, connect, events, frame, health, install
 
     app.register_blueprint(health.bp)
     app.register_blueprint(install.bp)
     app.register_blueprint(events.bp)
     app.register_blueprint(connect.bp)
+    app.register_blueprint(frame.bp)
+    app.register_blueprint(api.bp)
     return app

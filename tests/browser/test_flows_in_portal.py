@@ -1,0 +1,118 @@
+"""The flows page as each sandbox user sees it inside the portal, in headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import FrameLocator, Page, expect
+
+from sandbox import data
+from sandbox.server import SandboxServer
+from tests.browser.conftest import LiveApp
+
+pytestmark = pytest.mark.browser
+
+SUPPORT = 1
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshot.png"
+
+
+def open_app(page: Page, sandbox: SandboxServer, user_id: int, lang: str = "en") -> FrameLocator:
+    page.goto(f"{sandbox.portal_url}/?user={user_id}&lang={lang}")
+    frame = page.frame_locator("#app-frame")
+    expect(frame.locator("#fs-status")).not_to_be_empty()
+    return frame
+
+
+def eventually(check: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "the condition never became true"
+        time.sleep(0.05)
+
+
+def test_the_owner_switches_her_flow_off_and_on(
+    page: Page, sandbox: SandboxServer, live_app: LiveApp
+) -> None:
+    frame = open_app(page, sandbox, data.OWNER)
+    switch = frame.get_by_role("switch", name="Support requests")
+    expect(switch).to_be_checked()
+
+    switch.click()
+    eventually(lambda: sandbox.flow(SUPPORT).active is False)
+    expect(switch).not_to_be_checked()
+    expect(frame.locator(f"#fs-alert-{SUPPORT}")).to_be_empty()
+
+    switch.focus()
+    page.keyboard.press("Space")  # the keyboard works too
+    eventually(lambda: sandbox.flow(SUPPORT).active is True)
+    expect(switch).to_be_checked()
+    # No cookie anywhere: the frame session travels in a header.
+    assert page.context.cookies(live_app.url) == []
+
+
+def test_a_team_member_sees_the_flow_but_is_refused(
+    page: Page, sandbox: SandboxServer, live_app: LiveApp
+) -> None:
+    frame = open_app(page, sandbox, data.MEMBER)
+    switch = frame.get_by_role("switch", name="Support requests")
+    expect(switch).to_be_checked()
+    switch.click()
+    alert = frame.locator(f"#fs-alert-{SUPPORT}")
+    expect(alert).to_have_attribute("role", "alert")
+    expect(alert).to_contain_text("You don't have the right to switch this flow")
+    expect(switch).to_be_checked()  # back to the true state
+    assert sandbox.flow(SUPPORT).active is True
+
+
+def test_the_outsider_does_not_see_the_flow(page: Page, sandbox: SandboxServer, live_app: LiveApp) -> None:
+    frame = open_app(page, sandbox, data.OUTSIDER)
+    expect(frame.get_by_role("switch")).to_have_count(0)
+    expect(frame.get_by_text("Support requests")).to_have_count(0)
+    expect(frame.locator("#fs-status")).to_contain_text("No flows yet")
+
+
+def test_a_flow_name_with_html_shows_as_text(page: Page, sandbox: SandboxServer, live_app: LiveApp) -> None:
+    frame = open_app(page, sandbox, data.OWNER)
+    expect(frame.get_by_role("switch", name=data.HTML_FLOW_NAME)).to_have_count(1)
+    expect(frame.locator("#fs-list b")).to_have_count(0)
+    expect(frame.locator("#fs-list script")).to_have_count(0)
+
+
+def test_search_and_filters(page: Page, sandbox: SandboxServer, live_app: LiveApp) -> None:
+    frame = open_app(page, sandbox, data.OWNER)
+    switches = frame.locator("#fs-list .fs-flow:not([hidden]) [role=switch]")
+    expect(switches).to_have_count(6)
+    frame.get_by_label("Search").fill("support")
+    expect(switches).to_have_count(1)
+    frame.get_by_label("Search").fill("")
+    frame.get_by_role("radio", name="Off").check()
+    expect(switches).to_have_count(1)  # "Archived onboarding"
+    frame.get_by_role("radio", name="Mine").check()
+    expect(switches).to_have_count(5)  # OWNER's own flows, not ADMIN's budget flow
+    expect(frame.locator("#fs-status")).to_have_text("Flows shown: 5 of 6")
+
+
+@pytest.mark.parametrize(
+    ("lang", "title", "on"),
+    [("en", "Task flows", "On"), ("ru", "Потоки задач", "Вкл."), ("de", "Aufgaben-Flows", "An")],
+)
+def test_the_page_renders_in_each_language_fits_and_never_scrolls_sideways(
+    page: Page, sandbox: SandboxServer, live_app: LiveApp, lang: str, title: str, on: str
+) -> None:
+    frame = open_app(page, sandbox, data.OWNER, lang=lang)
+    expect(frame.locator("html")).to_have_attribute("lang", lang)
+    expect(frame.get_by_role("heading", level=1)).to_have_text(title)
+    row = frame.locator(".fs-flow", has=frame.locator(f"#fs-name-{SUPPORT}"))
+    expect(row.locator(".fs-switch__state")).to_have_text(on)
+    # BX24.fitWindow() told the portal the page's height.
+    expect(page.locator("#app-frame")).not_to_have_attribute("data-fit-height", "")
+    widths = frame.locator("html").evaluate(
+        "el => [el.scrollWidth, el.clientWidth, document.body.scrollWidth, window.innerWidth]"
+    )
+    assert widths[0] <= widths[1] and widths[2] <= widths[3], widths
+    if lang == "en" and os.environ.get("UPDATE_SCREENSHOT"):
+        page.screenshot(path=str(SCREENSHOT), full_page=True)

@@ -1,0 +1,89 @@
+"""The app (Flask test client) against the sandbox portal over real HTTP, with a real Redis."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from app import create_app
+from sandbox.server import SandboxServer
+from sandbox.testing import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from services import discovery, flows
+
+SEEDED_FLOWS = range(1, 7)
+_DATA = re.compile(r'<script type="application/json" id="fs-data">(.*?)</script>', re.S)
+
+
+@dataclass
+class Page:
+    """The flows page as one user got it."""
+
+    response: TestResponse
+    data: dict[str, Any]
+
+    @property
+    def session(self) -> str:
+        return self.data["session"]
+
+    def names(self) -> set[str]:
+        return {flow["name"] for flow in self.data["flows"]}
+
+    def headers(self) -> dict[str, str]:
+        return {"X-Frame-Session": self.session}
+
+
+def page_data(html: str) -> dict[str, Any]:
+    match = _DATA.search(html)
+    assert match, "the page carries its data"
+    return json.loads(match.group(1))
+
+
+def open_page(client: FlaskClient, sandbox: SandboxServer, user_id: int, lang: str = "en") -> Page:
+    """What the portal does when ``user_id`` opens the app: POST the frame to the app URL."""
+    url, form = sandbox.frame_post(user_id, lang)
+    parts = urlsplit(url)
+    response = client.post(f"{parts.path}?{parts.query}", data=form)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return Page(response, page_data(response.get_data(as_text=True)))
+
+
+@pytest.fixture
+def portal_config(app_config: dict, sandbox: SandboxServer) -> dict:
+    return {
+        **app_config,
+        "B24_CLIENT_ID": DEFAULT_CLIENT_ID,
+        "B24_CLIENT_SECRET": DEFAULT_CLIENT_SECRET,
+        "B24_OAUTH_SERVERS": [sandbox.auth_url],
+        "B24_ALLOW_HTTP": True,
+        "B24_JS_SDK_URL": f"{sandbox.portal_url}/bx24.js",
+        "B24_HTTP_TIMEOUT": 3.0,
+    }
+
+
+@pytest.fixture
+def portal_app(portal_config: dict, sandbox: SandboxServer, redis_db: redis.Redis) -> Flask:
+    """The app with the seeded flows known and discovery fresh (so no background scan runs)."""
+    app = create_app(portal_config)
+    with app.app_context():
+        flows.remember(redis_db, sandbox.member_id, SEEDED_FLOWS)
+        mark_discovery_fresh(redis_db, sandbox.member_id)
+    return app
+
+
+@pytest.fixture
+def portal_client(portal_app: Flask) -> FlaskClient:
+    return portal_app.test_client()
+
+
+def mark_discovery_fresh(r: redis.Redis, member_id: str) -> None:
+    r.hset(discovery.meta_key(member_id), "started_at", int(time.time()))

@@ -1,0 +1,192 @@
+"""Finding flow ids (tasks, id scan, by hand) against the sandbox portal, with a real Redis."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+
+import oauth
+from oauth.store import STATUS_ACTIVE, Portal
+from oauth.tokens import rest_client_for
+from sandbox import data
+from sandbox.server import SandboxServer
+from services import discovery, flows
+from tests.flows.conftest import open_page
+
+
+@pytest.fixture
+def empty_list(portal_app: Flask, sandbox: SandboxServer, redis_db: redis.Redis) -> Flask:
+    """The app before discovery: no flow ids known."""
+    redis_db.delete(flows.flows_key(sandbox.member_id))
+    return portal_app
+
+
+def wait_for_discovery(app: Flask, member_id: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    with app.app_context():
+        while discovery.is_running(member_id):
+            assert time.monotonic() < deadline, "discovery did not finish"
+            time.sleep(0.05)
+
+
+def test_discovery_finds_flows_from_tasks_and_from_the_id_scan(
+    empty_list: Flask, sandbox: SandboxServer, redis_db: redis.Redis
+) -> None:
+    open_page(empty_list.test_client(), sandbox, data.ADMIN)  # stores the admin's tokens
+    sandbox.reset_counters()
+    with empty_list.app_context():
+        report = discovery.run(rest_client_for(sandbox.member_id, data.ADMIN), redis_db, sandbox.member_id)
+    # Flow 2 has no task: only the scan finds it.
+    assert report.from_tasks == 5
+    assert flows.known_ids(redis_db, sandbox.member_id) == [1, 2, 3, 4, 5, 6]
+    assert report.scanned_to == 6 + empty_list.config["DISCOVERY_SCAN_MARGIN"]
+    # One batch of task pages, then 50 ids per batch.
+    assert sandbox.rest_requests == 1 + -(-report.scanned_to // 50)
+
+
+def test_the_id_scan_grows_while_flows_turn_up_but_stays_bounded(
+    empty_list: Flask, sandbox: SandboxServer, redis_db: redis.Redis
+) -> None:
+    sandbox.seed_many_flows(294)  # ids 7-300, none with a task
+    open_page(empty_list.test_client(), sandbox, data.ADMIN)
+    empty_list.config.update(DISCOVERY_SCAN_MARGIN=60, DISCOVERY_SCAN_LIMIT=1000)
+    with empty_list.app_context():
+        client = rest_client_for(sandbox.member_id, data.ADMIN)
+        report = discovery.run(client, redis_db, sandbox.member_id)
+        assert len(flows.known_ids(redis_db, sandbox.member_id)) == 300
+        assert report.scanned_to == 360
+
+        empty_list.config.update(DISCOVERY_SCAN_LIMIT=120)
+        redis_db.delete(flows.flows_key(sandbox.member_id))
+        bounded = discovery.run(client, redis_db, sandbox.member_id)
+        assert bounded.scanned_to == 120
+        assert flows.known_ids(redis_db, sandbox.member_id)[-1] == 120
+
+
+def test_an_admin_can_run_discovery_again_and_others_cannot(
+    empty_list: Flask, sandbox: SandboxServer, redis_db: redis.Redis
+) -> None:
+    client = empty_list.test_client()
+    owner = open_page(client, sandbox, data.OWNER)
+    refused = client.post("/api/discovery", json={}, headers=owner.headers())
+    assert refused.status_code == 403
+    assert refused.get_json()["error"] == "admin_only"
+    assert flows.known_ids(redis_db, sandbox.member_id) == []
+
+    admin = open_page(client, sandbox, data.ADMIN)
+    started = client.post("/api/discovery", json={}, headers=admin.headers())
+    assert started.status_code == 202
+    wait_for_discovery(empty_list, sandbox.member_id)
+    assert flows.known_ids(redis_db, sandbox.member_id) == [1, 2, 3, 4, 5, 6]
+    listed = client.get("/api/flows", headers=admin.headers()).get_json()
+    assert len(listed["flows"]) == 6 and listed["discovering"] is False
+
+
+def test_discovery_runs_once_per_portal_with_the_installers_token(
+    empty_list: Flask, sandbox: SandboxServer, redis_db: redis.Redis
+) -> None:
+    open_page(empty_list.test_client(), sandbox, data.ADMIN)  # the installer's tokens
+    with empty_list.app_context():
+        oauth.store().update_portal(
+            sandbox.member_id,
+            lambda _: Portal(
+                member_id=sandbox.member_id,
+                domain=sandbox.domain,
+                client_endpoint=sandbox.client_endpoint,
+                server=sandbox.auth_url,
+                status=STATUS_ACTIVE,
+                installer_user_id=data.ADMIN,
+            ),
+        )
+        sandbox.settings.latency = 0.05
+        sandbox.reset_counters()
+        assert discovery.start(sandbox.member_id) is True
+        assert discovery.start(sandbox.member_id) is False  # one run at a time
+    wait_for_discovery(empty_list, sandbox.member_id)
+    assert flows.known_ids(redis_db, sandbox.member_id) == [1, 2, 3, 4, 5, 6]
+    assert sandbox.calls(user_id=data.ADMIN) == sandbox.calls()  # all with the installer's token
+
+
+# --- adding a flow by hand --------------------------------------------------------------
+
+
+def test_a_flow_is_added_by_its_portal_link_or_its_number(
+    empty_list: Flask, sandbox: SandboxServer, redis_db: redis.Redis
+) -> None:
+    client: FlaskClient = empty_list.test_client()
+    page = open_page(client, sandbox, data.OWNER)
+    link = flows.flow_url(sandbox.portal_url, data.OWNER, 2)
+    added = client.post("/api/flows", json={"ref": link}, headers=page.headers())
+    assert added.status_code == 201
+    assert added.get_json()["flow"]["name"] == "Design reviews"
+    assert added.get_json()["flow"]["owner"]["name"] == "Oleg Owner"
+    by_number = client.post("/api/flows", json={"ref": " 4 "}, headers=page.headers())
+    assert by_number.status_code == 201
+    assert flows.known_ids(redis_db, sandbox.member_id) == [2, 4]
+
+
+@pytest.mark.parametrize(
+    "ref",
+    [
+        "",
+        "abc",
+        "-3",
+        "https://evil.example/company/personal/user/2/tasks/flow/?ID_from=2",
+        "javascript:alert(1)",
+    ],
+)
+def test_a_bad_reference_is_refused(
+    empty_list: Flask, sandbox: SandboxServer, redis_db: redis.Redis, ref: str
+) -> None:
+    client = empty_list.test_client()
+    page = open_page(client, sandbox, data.OWNER)
+    answer = client.post("/api/flows", json={"ref": ref}, headers=page.headers())
+    assert answer.status_code == 400
+    assert answer.get_json()["error"] == "bad_ref"
+    assert flows.known_ids(redis_db, sandbox.member_id) == []
+
+
+def test_a_flow_the_user_cannot_see_is_not_added(
+    empty_list: Flask, sandbox: SandboxServer, redis_db: redis.Redis
+) -> None:
+    client = empty_list.test_client()
+    page = open_page(client, sandbox, data.OUTSIDER)
+    answer = client.post("/api/flows", json={"ref": "1"}, headers=page.headers())
+    assert answer.status_code == 404
+    assert answer.get_json()["error"] == "not_found"
+    assert flows.known_ids(redis_db, sandbox.member_id) == []
+
+
+@pytest.mark.parametrize(
+    ("ref", "flow_id"),
+    [
+        ("42", 42),
+        (
+            "https://acme.bitrix24.com/company/personal/user/1/tasks/flow/?ID_numsel=exact&ID_from=42&apply_filter=Y",
+            42,
+        ),
+        ("https://ACME.bitrix24.com/company/personal/user/1/tasks/flow/?ID=7", 7),
+        ("https://acme.bitrix24.com/company/personal/user/1/tasks/flow/edit/15/", 15),
+    ],
+)
+def test_flow_references(ref: str, flow_id: int) -> None:
+    assert discovery.parse_flow_ref(ref, "acme.bitrix24.com") == flow_id
+
+
+@pytest.mark.parametrize(
+    "ref",
+    [
+        "0",
+        "https://acme.bitrix24.com.evil.example/tasks/flow/?ID=1",
+        "https://user@evil.example/?ID=1",
+        "https://acme.bitrix24.com/company/personal/user/1/tasks/",
+        "ftp://acme.bitrix24.com/tasks/flow/?ID=1",
+    ],
+)
+def test_foreign_or_flowless_references_are_refused(ref: str) -> None:
+    with pytest.raises(discovery.InvalidFlowRef):
+        discovery.parse_flow_ref(ref, "acme.bitrix24.com")

@@ -1,0 +1,264 @@
+"""The flows page and its JSON API against the sandbox portal: who sees what, who may switch what."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+
+from sandbox import data
+from sandbox.server import SandboxServer
+from services import flows
+from tests.flows.conftest import mark_discovery_fresh, open_page
+
+SUPPORT = 1  # "Support requests": owned by OWNER, MEMBER in its team
+ARCHIVED = 5  # "Archived onboarding": OWNER's, off
+BUDGET = 6  # "Budget approvals": ADMIN's, OWNER in its team
+
+
+def switch(client: FlaskClient, page, flow_id: int, active: bool):
+    return client.put(f"/api/flows/{flow_id}", json={"active": active}, headers=page.headers())
+
+
+# --- the page --------------------------------------------------------------------------
+
+
+def test_each_user_sees_exactly_the_flows_bitrix24_shows_them(
+    portal_client: FlaskClient, sandbox: SandboxServer
+) -> None:
+    seen = {
+        user: open_page(portal_client, sandbox, user).data
+        for user in (data.ADMIN, data.OWNER, data.MEMBER, data.OUTSIDER)
+    }
+    ids = {user: sorted(flow["id"] for flow in page["flows"]) for user, page in seen.items()}
+    assert ids[data.ADMIN] == [1, 2, 3, 4, 5, 6]
+    assert ids[data.OWNER] == [1, 2, 3, 4, 5, 6]
+    assert ids[data.MEMBER] == [1, 2, 3, 4, 5]
+    assert ids[data.OUTSIDER] == []
+    assert seen[data.ADMIN]["isAdmin"] is True
+    assert seen[data.OWNER]["isAdmin"] is False
+
+
+def test_a_flow_shows_name_description_state_efficiency_owner_and_link(
+    portal_client: FlaskClient, sandbox: SandboxServer
+) -> None:
+    page = open_page(portal_client, sandbox, data.OWNER)
+    by_id = {flow["id"]: flow for flow in page.data["flows"]}
+    support, archived = by_id[SUPPORT], by_id[ARCHIVED]
+    assert support["name"] == "Support requests"
+    assert support["description"] == "Customer tickets"
+    assert support["active"] is True and archived["active"] is False
+    assert support["efficiency"] == sandbox.flow(SUPPORT).efficiency
+    assert support["owner"] == {"id": data.OWNER, "name": "Oleg Owner"}
+    assert support["url"] == (
+        f"{sandbox.portal_url}/company/personal/user/{data.OWNER}/tasks/flow/"
+        f"?ID_numsel=exact&ID_from={SUPPORT}&apply_filter=Y"
+    )
+    assert support["mine"] is True and by_id[BUDGET]["mine"] is False
+
+
+def test_the_page_may_be_framed_by_the_portal_only_and_sets_no_cookie(
+    portal_client: FlaskClient, sandbox: SandboxServer
+) -> None:
+    page = open_page(portal_client, sandbox, data.OWNER)
+    headers = page.response.headers
+    policy = dict(part.strip().split(" ", 1) for part in headers["Content-Security-Policy"].split(";"))
+    assert policy["frame-ancestors"] == sandbox.portal_url
+    assert f"{sandbox.portal_url}" in policy["script-src"]  # the configured BX24 library
+    assert "X-Frame-Options" not in headers
+    assert "Set-Cookie" not in headers
+    assert f'<script src="{sandbox.portal_url}/bx24.js"></script>' in page.response.get_data(as_text=True)
+
+
+def test_portal_text_is_escaped(portal_client: FlaskClient, sandbox: SandboxServer) -> None:
+    page = open_page(portal_client, sandbox, data.OWNER)
+    html = page.response.get_data(as_text=True)
+    assert data.HTML_FLOW_NAME in page.names()  # the data is intact ...
+    assert "<script>alert(1)</script>" not in html  # ... and inert in the HTML
+    assert "<b>Urgent</b>" not in html
+
+
+@pytest.mark.parametrize(
+    ("lang", "html_lang", "title"),
+    [
+        ("en", "en", "Task flows"),
+        ("ru", "ru", "Потоки задач"),
+        ("de", "de", "Aufgaben-Flows"),
+        ("ua", "en", "Task flows"),
+    ],
+)
+def test_the_page_speaks_the_portal_language(
+    portal_client: FlaskClient, sandbox: SandboxServer, lang: str, html_lang: str, title: str
+) -> None:
+    page = open_page(portal_client, sandbox, data.OWNER, lang=lang)
+    html = page.response.get_data(as_text=True)
+    assert f'<html lang="{html_lang}">' in html
+    assert f'<h1 class="fs-title">{title}</h1>' in html
+
+
+def test_opening_the_page_with_200_flows_costs_at_most_5_round_trips(
+    portal_client: FlaskClient, sandbox: SandboxServer, redis_db: redis.Redis
+) -> None:
+    flows.remember(redis_db, sandbox.member_id, sandbox.seed_many_flows(194))
+    sandbox.reset_counters()
+    page = open_page(portal_client, sandbox, data.OWNER)
+    assert len(page.data["flows"]) == 200
+    assert sandbox.rest_requests <= 5
+    assert sandbox.calls("tasks.flow.Flow.get") == 200
+    # Owner names are cached: the next open skips user.get (the admin flag still needs one call).
+    sandbox.reset_counters()
+    open_page(portal_client, sandbox, data.OWNER)
+    assert sandbox.calls("user.get") == 0
+    assert sandbox.rest_requests <= 5
+
+
+def test_a_stale_list_starts_discovery_in_the_background(
+    portal_app: Flask, portal_client: FlaskClient, sandbox: SandboxServer, redis_db: redis.Redis
+) -> None:
+    redis_db.delete(f"fs:{{{sandbox.member_id}}}:flows:meta")
+    open_page(portal_client, sandbox, data.OWNER)
+    assert redis_db.hget(f"fs:{{{sandbox.member_id}}}:flows:meta", "started_at") is not None
+    # Fresh now: the next page load starts nothing.
+    mark_discovery_fresh(redis_db, sandbox.member_id)
+    with portal_app.app_context():
+        from services import discovery
+
+        assert discovery.refresh_if_stale(sandbox.member_id) is False
+
+
+# --- switching --------------------------------------------------------------------------
+
+
+def test_the_owner_switches_her_flow_off_and_on(portal_client: FlaskClient, sandbox: SandboxServer) -> None:
+    page = open_page(portal_client, sandbox, data.OWNER)
+    sandbox.reset_counters()
+    off = switch(portal_client, page, SUPPORT, False)
+    assert off.status_code == 200
+    assert off.get_json() == {"id": SUPPORT, "active": False, "changed": True}
+    assert sandbox.flow(SUPPORT).active is False
+    assert sandbox.rest_requests <= 2
+    assert sandbox.calls("tasks.flow.Flow.activate") == 1
+
+    sandbox.reset_counters()
+    again = switch(portal_client, page, SUPPORT, False)
+    assert again.get_json() == {"id": SUPPORT, "active": False, "changed": False}
+    assert sandbox.rest_requests == 1  # already off: one read, no toggle
+    assert sandbox.calls("tasks.flow.Flow.activate") == 0
+
+    on = switch(portal_client, page, SUPPORT, True)
+    assert on.get_json() == {"id": SUPPORT, "active": True, "changed": True}
+    assert sandbox.flow(SUPPORT).active is True
+
+
+def test_a_team_member_is_refused_in_her_language_and_nothing_changes(
+    portal_client: FlaskClient, sandbox: SandboxServer
+) -> None:
+    page = open_page(portal_client, sandbox, data.MEMBER, lang="de")
+    refused = switch(portal_client, page, SUPPORT, False)
+    assert refused.status_code == 403
+    body = refused.get_json()
+    assert body["error"] == "forbidden"
+    assert body["active"] is True  # the true state, for the switch to snap back to
+    assert body["message"].startswith("Sie dürfen diesen Flow nicht")
+    assert sandbox.flow(SUPPORT).active is True
+
+
+def test_an_outsider_cannot_switch_a_flow_she_cannot_see(
+    portal_client: FlaskClient, sandbox: SandboxServer
+) -> None:
+    page = open_page(portal_client, sandbox, data.OUTSIDER)
+    refused = switch(portal_client, page, SUPPORT, False)
+    assert refused.status_code == 403
+    assert "active" not in refused.get_json()  # she may not even read it
+    assert sandbox.flow(SUPPORT).active is True
+
+
+def test_ten_concurrent_turn_off_requests_toggle_once(portal_app: Flask, sandbox: SandboxServer) -> None:
+    page = open_page(portal_app.test_client(), sandbox, data.OWNER)
+    sandbox.settings.latency = 0.05  # let the requests overlap for real
+    sandbox.reset_counters()
+    start = threading.Barrier(10)
+
+    def turn_off(_: int):
+        start.wait()
+        return switch(portal_app.test_client(), page, SUPPORT, False)
+
+    with ThreadPoolExecutor(10) as pool:
+        answers = list(pool.map(turn_off, range(10)))
+    assert [a.status_code for a in answers] == [200] * 10
+    assert all(a.get_json()["active"] is False for a in answers)
+    assert sum(a.get_json()["changed"] for a in answers) == 1
+    assert sandbox.calls("tasks.flow.Flow.activate") == 1
+    assert sandbox.flow(SUPPORT).active is False
+
+
+def test_the_api_wants_a_desired_state(portal_client: FlaskClient, sandbox: SandboxServer) -> None:
+    page = open_page(portal_client, sandbox, data.OWNER)
+    for body in ({}, {"active": "false"}, {"active": 0}, None):
+        answer = portal_client.put(f"/api/flows/{SUPPORT}", json=body, headers=page.headers())
+        assert answer.status_code == 400
+        assert answer.get_json()["error"] == "bad_request"
+    assert sandbox.flow(SUPPORT).active is True
+
+
+# --- sessions and failures ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("token", [None, "", "not-a-session"])
+def test_the_api_needs_the_frame_session(portal_client: FlaskClient, token: str | None) -> None:
+    headers = {} if token is None else {"X-Frame-Session": token}
+    answer = portal_client.put(f"/api/flows/{SUPPORT}", json={"active": False}, headers=headers)
+    assert answer.status_code == 401
+    assert answer.get_json() == {
+        "error": "session_expired",
+        "message": "Your session has expired; reload the app.",
+    }
+
+
+def test_a_busy_portal_is_reported_with_retry_after(
+    portal_client: FlaskClient, sandbox: SandboxServer
+) -> None:
+    page = open_page(portal_client, sandbox, data.OWNER, lang="ru")
+    sandbox.inject_rest_errors("QUERY_LIMIT_EXCEEDED", count=10)
+    answer = switch(portal_client, page, SUPPORT, False)
+    assert answer.status_code == 503
+    assert answer.headers["Retry-After"].isdigit()
+    assert answer.get_json()["error"] == "rate_limited"
+    assert answer.get_json()["message"] == "Битрикс24 занят, повторяем…"
+    assert sandbox.flow(SUPPORT).active is True
+
+
+def test_a_transient_limit_on_a_read_is_retried(portal_client: FlaskClient, sandbox: SandboxServer) -> None:
+    page = open_page(portal_client, sandbox, data.OWNER)
+    sandbox.inject_rest_errors("QUERY_LIMIT_EXCEEDED", count=1)
+    answer = switch(portal_client, page, SUPPORT, False)
+    assert answer.status_code == 200
+    assert sandbox.flow(SUPPORT).active is False
+
+
+def test_a_dead_token_asks_to_open_the_app_again(portal_client: FlaskClient, sandbox: SandboxServer) -> None:
+    page = open_page(portal_client, sandbox, data.OWNER)
+    sandbox.inject_rest_errors("invalid_token", count=5)
+    answer = switch(portal_client, page, SUPPORT, False)
+    assert answer.status_code == 401
+    assert answer.get_json()["error"] == "token_dead"
+    assert "Open the app again" in answer.get_json()["message"]
+
+
+def test_a_toggle_whose_answer_is_lost_reports_the_true_state(
+    portal_client: FlaskClient, sandbox: SandboxServer
+) -> None:
+    page = open_page(portal_client, sandbox, data.OWNER)
+    # The activate batch fails with a server error after the read: the app must not
+    # repeat the toggle; it reads again and reports what Bitrix24 says.
+    sandbox.inject_rest_errors("INTERNAL_SERVER_ERROR", count=1, methods=["tasks.flow.Flow.activate"])
+    sandbox.reset_counters()
+    answer = switch(portal_client, page, SUPPORT, False)
+    body = answer.get_json()
+    assert sandbox.calls("tasks.flow.Flow.activate") == 0  # the injected error ran nothing
+    assert body["active"] is sandbox.flow(SUPPORT).active is True
+    assert body["error"] == "portal_unreachable"

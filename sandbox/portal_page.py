@@ -103,38 +103,14 @@ def update() -> ResponseReturnValue:
     return redirect(APP_PATH)
 
 
-def reload_payload(user_id: int, sid: str) -> dict[str, Any]:
-    """A fresh frame POST for the same user, language and placement (the page reloads the frame)."""
-    session = world().frames[sid]
-    frame = open_frame(world(), user_id, session.lang, session.placement, session.placement_options)
-    return {
-        "sid": frame.app_sid,
-        "action": frame.url,
-        "fields": frame.form,
-        "name": frame.frame_name,
-        "init": frame.init_data,
-    }
-
-
 @bp.post("/_sandbox/install-finish")
 def install_finish() -> ResponseReturnValue:
-    """``setInstallFinish`` from the frame: installed, ONAPPINSTALL sent, the app reloads."""
-    sid, user_id = frame_session(request.get_json(silent=True) or {})
+    """``setInstallFinish`` from the frame: installed and ONAPPINSTALL sent; the page then reloads."""
+    _, user_id = frame_session(request.get_json(silent=True) or {})
     if not world().is_admin(user_id):
         abort(403)
     deliveries = lifecycle.finish_install(world(), user_id)
-    return jsonify(
-        events=[{"url": d.url, "status": d.status} for d in deliveries], **reload_payload(user_id, sid)
-    )
-
-
-@bp.post("/_sandbox/reload")
-def reload_frame() -> ResponseReturnValue:
-    sid, user_id = frame_session(request.get_json(silent=True) or {})
-    try:
-        return jsonify(reload_payload(user_id, sid))
-    except NotAvailable as refusal:
-        return jsonify(error=str(refusal)), 409
+    return jsonify(events=[{"url": d.url, "status": d.status} for d in deliveries])
 
 
 @bp.post("/_sandbox/refresh-auth")
@@ -164,6 +140,11 @@ def set_option() -> ResponseReturnValue:
         else:
             state.user_options.setdefault(user_id, {}).update(options)
     return jsonify(True)
+
+
+@bp.get("/favicon.ico")
+def favicon() -> ResponseReturnValue:
+    return Response(status=204)
 
 
 @bp.get("/bx24.js")

@@ -7,7 +7,7 @@
   var frame = document.getElementById("app-frame");
   var form = document.getElementById("app-form");
   var sid = config.sid;
-  var init = config.init;
+  var init = config.init;  // getInitData's answer (§3.3)
 
   function appOrigin() {
     return new URL(form.action, window.location.href).origin;
@@ -29,24 +29,6 @@
     if (callback) {
       frame.contentWindow.postMessage(callback + ":" + JSON.stringify(value === undefined ? null : value), appOrigin());
     }
-  }
-
-  // A page reload of the app: a new APP_SID, fresh tokens, the form POSTed again.
-  function load(next) {
-    sid = next.sid;
-    init = next.init;
-    frame.name = next.name;
-    form.target = next.name;
-    form.action = next.action;
-    form.innerHTML = "";
-    Object.keys(next.fields).forEach(function (name) {
-      var input = document.createElement("input");
-      input.type = "hidden";
-      input.name = name;
-      input.value = next.fields[name];
-      form.appendChild(input);
-    });
-    form.submit();
   }
 
   function option(scope) {
@@ -87,8 +69,11 @@
       reply(callback, true);
     },
     setInstall: function (params, callback) { reply(callback, true); },
-    setInstallFinish: function () { post("/_sandbox/install-finish", {sid: sid}).then(load); },
-    reloadWindow: function () { post("/_sandbox/reload", {sid: sid}).then(load); },
+    // "The page will reload and the application will launch": a new APP_SID and fresh tokens.
+    setInstallFinish: function () {
+      post("/_sandbox/install-finish", {sid: sid}).then(function () { window.location.reload(); });
+    },
+    reloadWindow: function () { window.location.reload(); },
     closeApplication: function (params, callback) { reply(callback, true); },
     setAppOption: option("app"),
     setUserOption: option("user")

@@ -1,0 +1,110 @@
+"""``python -m sandbox.launch``: starts the sandbox and the app, forwards signals, leaves nothing behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+# A stand-in app: prints the variables the launcher must pass, then waits for a signal.
+FAKE_APP = (
+    "import json, os, time; "
+    "keys = ['PORT', 'B24_CLIENT_ID', 'B24_CLIENT_SECRET', 'B24_OAUTH_SERVERS', 'B24_ALLOW_HTTP', "
+    "'B24_JS_SDK_URL', 'KEEP_ME']; "
+    "print(json.dumps({'pid': os.getpid(), **{k: os.environ.get(k) for k in keys}}), flush=True); "
+    "time.sleep(60)"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def launch(extra_env: dict[str, str]) -> tuple[subprocess.Popen, dict[str, str]]:
+    ports = {
+        "SANDBOX_PORTAL_PORT": str(free_port()),
+        "SANDBOX_AUTH_PORT": str(free_port()),
+        "PORT": str(free_port()),
+    }
+    env = {**os.environ, **ports, **extra_env}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sandbox.launch"], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
+    )
+    return process, ports
+
+
+def read_line(process: subprocess.Popen, contains: str) -> str:
+    for line in process.stdout:
+        if contains in line:
+            return line
+    raise AssertionError(f"the launcher exited without printing {contains!r}")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_launch_passes_the_sandbox_env_and_stops_cleanly(signum):
+    process, ports = launch(
+        {"SANDBOX_APP_CMD": f"{sys.executable} -c {json.dumps(FAKE_APP)}", "KEEP_ME": "yes"}
+    )
+    try:
+        portal = f"http://127.0.0.1:{ports['SANDBOX_PORTAL_PORT']}"
+        assert f"Open {portal}/ and install Flow Switch as Anna Admin" in read_line(process, "Open ")
+        child = json.loads(read_line(process, '"pid"'))
+        assert child["PORT"] == ports["PORT"] and child["KEEP_ME"] == "yes"
+        assert child["B24_CLIENT_ID"] == "local.flowswitch.sandbox" and len(child["B24_CLIENT_SECRET"]) >= 32
+        assert child["B24_OAUTH_SERVERS"] == f"http://127.0.0.1:{ports['SANDBOX_AUTH_PORT']}"
+        assert child["B24_ALLOW_HTTP"] == "1" and child["B24_JS_SDK_URL"] == f"{portal}/bx24.js"
+        page = requests.get(f"{portal}/", params={"user": 1}, timeout=10)
+        assert f"http://localhost:{ports['PORT']}/install?" in page.text  # the installer comes first
+        process.send_signal(signum)
+        assert process.wait(timeout=10) == 0
+        assert not alive(child["pid"])
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"{portal}/", timeout=2)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+@pytest.mark.gunicorn
+def test_launch_runs_the_app_under_gunicorn(redis_server):
+    process, ports = launch({"REDIS_URL": redis_server.url, "WEB_CONCURRENCY": "1", "GUNICORN_THREADS": "2"})
+    try:
+        read_line(process, "Open ")
+        health = f"http://localhost:{ports['PORT']}/healthz"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if requests.get(health, timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert time.monotonic() < deadline, "the app did not come up under gunicorn"
+            time.sleep(0.2)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+        with pytest.raises(requests.ConnectionError):
+            requests.get(health, timeout=2)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

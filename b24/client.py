@@ -242,10 +242,12 @@ class RestClient:
             except B24Error as exc:
                 if attempt >= self.max_retries or not self._may_repeat(exc, idempotent):
                     raise
-                delay = min(MAX_BACKOFF, self.backoff * 2**attempt)
+                # Exponential backoff with jitter, so workers refused together do not return together.
+                ceiling = min(MAX_BACKOFF, self.backoff * 2**attempt)
+                delay = random.uniform(ceiling / 2, ceiling)
                 attempt += 1
                 log.info("b24 %s: %s, attempt %d in %.2f s", method, exc.code, attempt + 1, delay)
-                time.sleep(random.uniform(delay / 2, delay))
+                time.sleep(delay)
 
     @staticmethod
     def _may_repeat(exc: B24Error, idempotent: bool) -> bool:

@@ -18,7 +18,7 @@ from b24.errors import (
     RateLimited,
 )
 from b24.ratelimit import PortalRateLimiter
-from sandbox.data import ADMIN, MEMBER, OUTSIDER, OWNER
+from sandbox.data import ADMIN, HTML_FLOW_NAME, MEMBER, OUTSIDER, OWNER
 from sandbox.server import SandboxServer
 from sandbox.testing import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 
@@ -247,3 +247,16 @@ def test_without_the_limiter_the_portal_refuses(sandbox):
     with pytest.raises(RateLimited):
         for _ in range(24):
             client.call("user.current")
+
+
+def test_batch_params_survive_php_parsing(sandbox):
+    # Nested keys, UTF-8, "&", quotes and "+" reach the portal intact through parse_str.
+    exists = "tasks.flow.Flow.isExists"
+    batch = client_for(sandbox).batch(
+        {
+            "ru": (exists, {"flowData": {"name": "Поток продаж"}}),
+            "html": (exists, {"flowData": {"name": HTML_FLOW_NAME}}),
+            "other": (exists, {"flowData": {"name": "Поток продаж+"}}),
+        }
+    )
+    assert batch.results == {"ru": {"exists": True}, "html": {"exists": True}, "other": {"exists": False}}

@@ -21,7 +21,7 @@ from app import create_app
 from sandbox.server import SandboxServer
 from sandbox.testing import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from services import flows
-from tests.flows.conftest import SEEDED_FLOWS, mark_discovery_fresh
+from tests.flows.conftest import SEEDED_FLOWS, mark_discovery_fresh, portal_settings
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -57,17 +57,7 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture
 def live_app(app_config: dict, sandbox: SandboxServer, redis_db: redis.Redis) -> Iterator[LiveApp]:
     """The app over real HTTP on ``localhost``, registered with the sandbox as its app URL."""
-    app = create_app(
-        {
-            **app_config,
-            "B24_CLIENT_ID": DEFAULT_CLIENT_ID,
-            "B24_CLIENT_SECRET": DEFAULT_CLIENT_SECRET,
-            "B24_OAUTH_SERVERS": [sandbox.auth_url],
-            "B24_ALLOW_HTTP": True,
-            "B24_JS_SDK_URL": f"{sandbox.portal_url}/bx24.js",
-            "B24_HTTP_TIMEOUT": 3.0,
-        }
-    )
+    app = create_app(portal_settings(app_config, sandbox))
     flows.remember(redis_db, sandbox.member_id, SEEDED_FLOWS)
     mark_discovery_fresh(redis_db, sandbox.member_id)
     server = make_server("127.0.0.1", 0, app, threaded=True)

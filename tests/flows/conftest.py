@@ -57,8 +57,8 @@ def open_page(client: FlaskClient, sandbox: SandboxServer, user_id: int, lang: s
     return Page(response, page_data(response.get_data(as_text=True)))
 
 
-@pytest.fixture
-def portal_config(app_config: dict, sandbox: SandboxServer) -> dict:
+def portal_settings(app_config: dict, sandbox: SandboxServer) -> dict:
+    """The app's settings for the sandbox: its authorization server, plain HTTP, its BX24 library."""
     return {
         **app_config,
         "B24_CLIENT_ID": DEFAULT_CLIENT_ID,
@@ -71,9 +71,9 @@ def portal_config(app_config: dict, sandbox: SandboxServer) -> dict:
 
 
 @pytest.fixture
-def portal_app(portal_config: dict, sandbox: SandboxServer, redis_db: redis.Redis) -> Flask:
+def portal_app(app_config: dict, sandbox: SandboxServer, redis_db: redis.Redis) -> Flask:
     """The app with the seeded flows known and discovery fresh (so no background scan runs)."""
-    app = create_app(portal_config)
+    app = create_app(portal_settings(app_config, sandbox))
     with app.app_context():
         flows.remember(redis_db, sandbox.member_id, SEEDED_FLOWS)
         mark_discovery_fresh(redis_db, sandbox.member_id)

@@ -10,6 +10,9 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
+from b24.errors import FlowAccessDenied
+from blueprints.api import kind_of
+from core.i18n import use_portal_language
 from sandbox import data
 from sandbox.server import SandboxServer
 from services import flows
@@ -219,34 +222,44 @@ def test_the_api_needs_the_frame_session(portal_client: FlaskClient, token: str 
     }
 
 
-def test_a_busy_portal_is_reported_with_retry_after(
-    portal_client: FlaskClient, sandbox: SandboxServer
+@pytest.mark.parametrize(
+    ("code", "lang", "status", "error", "message"),
+    [
+        ("QUERY_LIMIT_EXCEEDED", "ru", 503, "rate_limited", "Битрикс24 занят, повторяем…"),
+        (
+            "invalid_token",
+            "en",
+            401,
+            "token_dead",
+            "Bitrix24 no longer accepts your sign-in. Open the app again.",
+        ),
+        ("INTERNAL_SERVER_ERROR", "de", 502, "portal_unreachable", "Bitrix24 ist gerade nicht erreichbar."),
+    ],
+)
+def test_a_failing_portal_is_reported_in_the_users_language(
+    portal_client: FlaskClient,
+    sandbox: SandboxServer,
+    code: str,
+    lang: str,
+    status: int,
+    error: str,
+    message: str,
 ) -> None:
-    page = open_page(portal_client, sandbox, data.OWNER, lang="ru")
-    sandbox.inject_rest_errors("QUERY_LIMIT_EXCEEDED", count=10)
+    page = open_page(portal_client, sandbox, data.OWNER, lang=lang)
+    sandbox.inject_rest_errors(code, count=10)  # more than the client's retries
     answer = switch(portal_client, page, SUPPORT, False)
-    assert answer.status_code == 503
-    assert answer.headers["Retry-After"].isdigit()
-    assert answer.get_json()["error"] == "rate_limited"
-    assert answer.get_json()["message"] == "Битрикс24 занят, повторяем…"
+    assert answer.status_code == status
+    assert answer.get_json()["error"] == error
+    assert answer.get_json()["message"].startswith(message)
+    assert ("Retry-After" in answer.headers) == (status == 503)
     assert sandbox.flow(SUPPORT).active is True
 
 
 def test_a_transient_limit_on_a_read_is_retried(portal_client: FlaskClient, sandbox: SandboxServer) -> None:
     page = open_page(portal_client, sandbox, data.OWNER)
     sandbox.inject_rest_errors("QUERY_LIMIT_EXCEEDED", count=1)
-    answer = switch(portal_client, page, SUPPORT, False)
-    assert answer.status_code == 200
+    assert switch(portal_client, page, SUPPORT, False).status_code == 200
     assert sandbox.flow(SUPPORT).active is False
-
-
-def test_a_dead_token_asks_to_open_the_app_again(portal_client: FlaskClient, sandbox: SandboxServer) -> None:
-    page = open_page(portal_client, sandbox, data.OWNER)
-    sandbox.inject_rest_errors("invalid_token", count=5)
-    answer = switch(portal_client, page, SUPPORT, False)
-    assert answer.status_code == 401
-    assert answer.get_json()["error"] == "token_dead"
-    assert "Open the app again" in answer.get_json()["message"]
 
 
 def test_a_toggle_whose_answer_is_lost_reports_the_true_state(
@@ -262,3 +275,17 @@ def test_a_toggle_whose_answer_is_lost_reports_the_true_state(
     assert sandbox.calls("tasks.flow.Flow.activate") == 0  # the injected error ran nothing
     assert body["active"] is sandbox.flow(SUPPORT).active is True
     assert body["error"] == "portal_unreachable"
+
+
+def test_a_refusal_names_the_plan_for_an_admin_and_the_right_for_anyone_else(app: Flask) -> None:
+    # The sandbox has no plan without flows, so this one is judged on the error alone.
+    refusal = FlowAccessDenied("0", "Доступ запрещен или поток не найден", 400)
+    with app.test_request_context():
+        use_portal_language("ru")
+        status, code, message = kind_of(refusal, is_admin=True)
+        assert (status, code, str(message)) == (
+            403,
+            "plan_without_flows",
+            "Ваш тариф Битрикс24 не включает потоки.",
+        )
+        assert kind_of(refusal, is_admin=False)[1] == "forbidden"

@@ -234,6 +234,7 @@ def test_the_api_needs_the_frame_session(portal_client: FlaskClient, token: str 
             "Bitrix24 no longer accepts your sign-in. Open the app again.",
         ),
         ("INTERNAL_SERVER_ERROR", "de", 502, "portal_unreachable", "Bitrix24 ist gerade nicht erreichbar."),
+        ("PAYMENT_REQUIRED", "en", 402, "payment_required", "The app's subscription has ended."),
     ],
 )
 def test_a_failing_portal_is_reported_in_the_users_language(
@@ -252,7 +253,27 @@ def test_a_failing_portal_is_reported_in_the_users_language(
     assert answer.get_json()["error"] == error
     assert answer.get_json()["message"].startswith(message)
     assert ("Retry-After" in answer.headers) == (status == 503)
+    assert "active" not in answer.get_json()  # the read failed: the state is unknown
     assert sandbox.flow(SUPPORT).active is True
+
+
+def test_a_switch_that_waits_too_long_for_another_one_says_busy(
+    portal_app: Flask, portal_client: FlaskClient, sandbox: SandboxServer, redis_db: redis.Redis
+) -> None:
+    page = open_page(portal_client, sandbox, data.OWNER)
+    portal_app.config["SWITCH_LOCK_WAIT"] = 0.2
+    redis_db.set(flows.flow_lock_key(sandbox.member_id, SUPPORT), "another-request", px=5000)
+    answer = switch(portal_client, page, SUPPORT, False)
+    assert answer.status_code == 409
+    assert answer.get_json()["error"] == "busy"
+    assert answer.headers["Retry-After"].isdigit()
+    assert sandbox.flow(SUPPORT).active is True
+
+
+def test_the_page_outside_the_portal_sends_to_connect(portal_client: FlaskClient) -> None:
+    answer = portal_client.get("/")
+    assert answer.status_code == 302
+    assert answer.headers["Location"].endswith("/connect")
 
 
 def test_a_transient_limit_on_a_read_is_retried(portal_client: FlaskClient, sandbox: SandboxServer) -> None:

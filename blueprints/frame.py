@@ -98,7 +98,7 @@ def render_flows_page(ctx: FrameContext) -> Response:
         )
     )
     # Off the hot path: at most a Redis read here; the scan itself runs in a thread.
-    discovery.refresh_if_stale(ctx.member_id)
+    discovery.refresh_if_stale(ctx.member_id, ctx.user_id if page.is_admin else None)
     data: dict[str, Any] = {
         "session": token,
         "sessionHeader": frame_session.HEADER,

@@ -167,12 +167,15 @@ def is_running(member_id: str) -> bool:
     return bool(current_app.extensions["redis"].exists(lock_key(member_id)))
 
 
-def refresh_if_stale(member_id: str) -> bool:
-    """Start a run when the last one began more than ``DISCOVERY_STALE_SECONDS`` ago."""
+def refresh_if_stale(member_id: str, user_id: int | None = None) -> bool:
+    """Start a run when the last one began more than ``DISCOVERY_STALE_SECONDS`` ago.
+
+    ``user_id``: a portal admin's token to run with (it sees every flow); else the installer's.
+    """
     started = current_app.extensions["redis"].hget(meta_key(member_id), "started_at")
     if started is not None and time.time() - int(started) < current_app.config["DISCOVERY_STALE_SECONDS"]:
         return False
-    return start(member_id)
+    return start(member_id, user_id)
 
 
 def parse_flow_ref(ref: str, portal_domain: str) -> int:

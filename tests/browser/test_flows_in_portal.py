@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,6 +11,7 @@ from playwright.sync_api import FrameLocator, Page, expect
 from sandbox import data
 from sandbox.server import SandboxServer
 from tests.browser.conftest import LiveApp
+from tests.flows.conftest import eventually
 
 pytestmark = pytest.mark.browser
 
@@ -25,13 +24,6 @@ def open_app(page: Page, sandbox: SandboxServer, user_id: int, lang: str = "en")
     frame = page.frame_locator("#app-frame")
     expect(frame.locator("#fs-status")).not_to_be_empty()
     return frame
-
-
-def eventually(check: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "the condition never became true"
-        time.sleep(0.05)
 
 
 def test_the_owner_switches_her_flow_off_and_on(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -87,3 +88,15 @@ def portal_client(portal_app: Flask) -> FlaskClient:
 
 def mark_discovery_fresh(r: redis.Redis, member_id: str) -> None:
     r.hset(discovery.meta_key(member_id), "started_at", int(time.time()))
+
+
+def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "the condition never became true"
+        time.sleep(0.05)
+
+
+def wait_for_discovery(r: redis.Redis, member_id: str) -> None:
+    """Until the background discovery run of the portal (if any) is over."""
+    eventually(lambda: not r.exists(discovery.lock_key(member_id)))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import redis
 from flask import Flask
@@ -15,7 +13,7 @@ from oauth.tokens import rest_client_for
 from sandbox import data
 from sandbox.server import SandboxServer
 from services import discovery, flows
-from tests.flows.conftest import open_page
+from tests.flows.conftest import open_page, wait_for_discovery
 
 
 @pytest.fixture
@@ -23,14 +21,6 @@ def empty_list(portal_app: Flask, sandbox: SandboxServer, redis_db: redis.Redis)
     """The app before discovery: no flow ids known."""
     redis_db.delete(flows.flows_key(sandbox.member_id))
     return portal_app
-
-
-def wait_for_discovery(app: Flask, member_id: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    with app.app_context():
-        while discovery.is_running(member_id):
-            assert time.monotonic() < deadline, "discovery did not finish"
-            time.sleep(0.05)
 
 
 def test_discovery_finds_flows_from_tasks_and_from_the_id_scan(
@@ -80,7 +70,7 @@ def test_an_admin_can_run_discovery_again_and_others_cannot(
     admin = open_page(client, sandbox, data.ADMIN)
     started = client.post("/api/discovery", json={}, headers=admin.headers())
     assert started.status_code == 202
-    wait_for_discovery(empty_list, sandbox.member_id)
+    wait_for_discovery(redis_db, sandbox.member_id)
     assert flows.known_ids(redis_db, sandbox.member_id) == [1, 2, 3, 4, 5, 6]
     listed = client.get("/api/flows", headers=admin.headers()).get_json()
     assert len(listed["flows"]) == 6 and listed["discovering"] is False
@@ -106,7 +96,7 @@ def test_discovery_runs_once_per_portal_with_the_installers_token(
         sandbox.reset_counters()
         assert discovery.start(sandbox.member_id) is True
         assert discovery.start(sandbox.member_id) is False  # one run at a time
-    wait_for_discovery(empty_list, sandbox.member_id)
+    wait_for_discovery(redis_db, sandbox.member_id)
     assert flows.known_ids(redis_db, sandbox.member_id) == [1, 2, 3, 4, 5, 6]
     assert sandbox.calls(user_id=data.ADMIN) == sandbox.calls()  # all with the installer's token
 

@@ -15,8 +15,8 @@ from blueprints.api import kind_of
 from core.i18n import use_portal_language
 from sandbox import data
 from sandbox.server import SandboxServer
-from services import flows
-from tests.flows.conftest import mark_discovery_fresh, open_page
+from services import discovery, flows
+from tests.flows.conftest import mark_discovery_fresh, open_page, wait_for_discovery
 
 SUPPORT = 1  # "Support requests": owned by OWNER, MEMBER in its team
 ARCHIVED = 5  # "Archived onboarding": OWNER's, off
@@ -122,14 +122,14 @@ def test_opening_the_page_with_200_flows_costs_at_most_5_round_trips(
 def test_a_stale_list_starts_discovery_in_the_background(
     portal_app: Flask, portal_client: FlaskClient, sandbox: SandboxServer, redis_db: redis.Redis
 ) -> None:
-    redis_db.delete(f"fs:{{{sandbox.member_id}}}:flows:meta")
-    open_page(portal_client, sandbox, data.OWNER)
-    assert redis_db.hget(f"fs:{{{sandbox.member_id}}}:flows:meta", "started_at") is not None
+    redis_db.delete(discovery.meta_key(sandbox.member_id), flows.flows_key(sandbox.member_id))
+    open_page(portal_client, sandbox, data.ADMIN)  # an admin: the run uses her token
+    assert redis_db.hget(discovery.meta_key(sandbox.member_id), "started_at") is not None
+    wait_for_discovery(redis_db, sandbox.member_id)
+    assert flows.known_ids(redis_db, sandbox.member_id) == [1, 2, 3, 4, 5, 6]
     # Fresh now: the next page load starts nothing.
     mark_discovery_fresh(redis_db, sandbox.member_id)
     with portal_app.app_context():
-        from services import discovery
-
         assert discovery.refresh_if_stale(sandbox.member_id) is False
 
 

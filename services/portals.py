@@ -18,6 +18,7 @@ from oauth import store, verifier
 from oauth.store import STATUS_ACTIVE, STATUS_DELETED, STATUS_NEW, BadMemberId, Portal, UserToken
 from oauth.tokens import rest_client_for
 from oauth.verify import VerificationFailed, Verified
+from services import discovery
 from services.frame_auth import FrameContext
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ def install(ctx: FrameContext, *, events_url: str, placement_url: str) -> Portal
     portal = store().update_portal(ctx.member_id, record)
     assert portal is not None
     bind_handlers(ctx.member_id, ctx.user_id, events_url=events_url, placement_url=placement_url)
-    # Flow discovery with the installer's token starts here (services.discovery, issue 5).
+    discovery.start(ctx.member_id)  # in the background, with the installer's token
     return portal
 
 

@@ -9,22 +9,48 @@ installer as the admin and ``installFinish``, the way the portal would.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 import requests
 from flask import Flask
+from playwright.sync_api import Browser, sync_playwright
 from werkzeug.serving import make_server
 
 from app import create_app
 from sandbox import data
+from services import discovery
 
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 CLIENT_ID = "local.test.app"
 CLIENT_SECRET = "test-client-secret"
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Headless Chromium from the system (never ``playwright install``)."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("needs /usr/bin/chromium (make system-deps)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
 
 
 @dataclass
@@ -55,7 +81,8 @@ def live_app(sandbox_config: dict, sandbox: Any) -> Iterator[LiveApp]:
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    url = f"http://127.0.0.1:{server.server_port}"
+    # ``localhost``: another site than the portal's 127.0.0.1, so the frame is cross-site.
+    url = f"http://localhost:{server.server_port}"
     sandbox.register_app(
         CLIENT_ID,
         CLIENT_SECRET,
@@ -76,12 +103,24 @@ def run_installer(sandbox: Any, user_id: int = data.ADMIN) -> requests.Response:
     return requests.post(url, data=form, timeout=10)
 
 
+def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
 @pytest.fixture
-def installed_portal(live_app: LiveApp, sandbox: Any) -> Any:
-    """A portal with the app installed: installer page served, then ``installFinish``."""
+def installed_portal(live_app: LiveApp, sandbox: Any, redis_db: redis.Redis) -> Any:
+    """A portal with the app installed: installer page served, then ``installFinish``.
+
+    Returns once the flow discovery the installer started in the background is over,
+    so tests see a quiet Redis.
+    """
     assert run_installer(sandbox).status_code == 200
     deliveries = sandbox.finish_install()
     assert [d.status for d in deliveries] == [200], deliveries
+    eventually(lambda: not redis_db.exists(discovery.lock_key(sandbox.member_id)))
     return sandbox
 
 

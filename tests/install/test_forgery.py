@@ -45,7 +45,7 @@ def _domain_and_server(query: dict[str, str], form: dict[str, str], attacker: At
 @pytest.mark.parametrize(
     "forge", [_foreign_domain, _foreign_server, _foreign_member, _invalid_token, _domain_and_server]
 )
-@pytest.mark.parametrize("path", ["/install"])
+@pytest.mark.parametrize("path", ["/install", "/"])
 def test_forged_frame_post_is_refused(
     installed_portal: Any,
     live_app: LiveApp,

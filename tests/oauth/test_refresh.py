@@ -41,6 +41,7 @@ def test_concurrent_callers_after_expiry_cause_one_refresh_grant(installed_porta
 
     assert answers == [str(USER)] * 48
     assert installed_portal.refresh_grants == 1
+    assert installed_portal.auth_connections_opened == 1  # no refused attempts either
 
 
 def test_token_about_to_expire_is_refreshed_before_use_once(installed_portal: Any, live_app: LiveApp):
@@ -55,6 +56,7 @@ def test_token_about_to_expire_is_refreshed_before_use_once(installed_portal: An
 
     assert answers == [str(USER)] * 32
     assert installed_portal.refresh_grants == 1
+    assert installed_portal.auth_connections_opened == 1
     with live_app.app.app_context():
         assert store.get_user(installed_portal.member_id, USER).expires_at > time.time() + 3000
 

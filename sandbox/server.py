@@ -14,6 +14,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from sandbox import data, lifecycle, portal_page, rest
 from sandbox.frames import open_frame
+from sandbox.keepalive import KeepAliveHandler
 from sandbox.models import AppRegistration, Delivery, Flow
 from sandbox.oauth_server import create_auth_app
 from sandbox.settings import SandboxSettings
@@ -39,11 +40,7 @@ def create_portal_app(world: World) -> Flask:
 
 
 def _handler_class(world: World, name: str, sockets: set[socket.socket]) -> type[WSGIRequestHandler]:
-    class Handler(WSGIRequestHandler):
-        # Keep-alive, so clients that reuse connections can be told from those that do not.
-        protocol_version = "HTTP/1.1"
-        timeout = 60
-
+    class Handler(KeepAliveHandler):
         def setup(self) -> None:
             super().setup()
             with world.lock:

@@ -35,10 +35,10 @@ class TokenBook:
         """A new (access, refresh, expires-at) chain link for ``user_id``."""
         now = time.time()
         access, refresh = opaque_token(), opaque_token()
-        expires = int(now + self.settings.access_ttl)
+        expires = now + self.settings.access_ttl
         self.access[access] = AccessToken(user_id, expires, scope, refresh)
         self.refresh[refresh] = RefreshToken(user_id, now + self.settings.refresh_ttl, access)
-        return access, refresh, expires
+        return access, refresh, int(expires)  # shown as a Unix time; kept exact for the check
 
     def lookup(self, token: str) -> AccessToken:
         """The live token or the error a portal answers for it (fact sheet §5.3)."""

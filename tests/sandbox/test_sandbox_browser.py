@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
@@ -18,17 +17,6 @@ from sandbox.data import ADMIN, MEMBER
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # The test app's page: tall content, then BX24.init; the installer finishes the install, the app fits.
 PAGE = """<!doctype html><html><body>
 <pre id="received">{received}</pre><pre id="bx24"></pre><div style="height:900px">content</div>
@@ -74,16 +62,6 @@ class FramedApp:
         self._server.server_close()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("needs /usr/bin/chromium (make system-deps)")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
 @pytest.fixture
 def framed_app(sandbox) -> Iterator[FramedApp]:
     app = FramedApp(sandbox.portal_url)
@@ -92,8 +70,8 @@ def framed_app(sandbox) -> Iterator[FramedApp]:
 
 
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context()
+def page(chromium: Browser) -> Iterator[Page]:
+    context = chromium.new_context()
     yield context.new_page()
     context.close()
 

@@ -8,25 +8,26 @@ from sandbox.data import OWNER
 
 
 def test_burst_then_query_limit_exceeded_then_drain(sandbox, rest):
-    sandbox.settings.rate_limit = (5, 10.0)
-    statuses = [rest("user.admin").status_code for _ in range(8)]
-    assert statuses[:5] == [200] * 5 and 503 in statuses[5:]
+    sandbox.settings.rate_limit = (5, 1.0)
+    statuses = [rest("user.admin").status_code for _ in range(7)]
+    assert statuses == [200] * 5 + [503] * 2
     refused = rest("user.admin")
-    assert refused.status_code == 503
     assert refused.json() == {"error": "QUERY_LIMIT_EXCEEDED", "error_description": "Too many requests"}
-    assert sandbox.calls("user.admin") == statuses.count(200)  # refused requests did not run
-    assert sandbox.rejected("QUERY_LIMIT_EXCEEDED") >= 2
-    time.sleep(0.35)  # drains 3.5 requests
-    assert [rest("user.admin").status_code for _ in range(3)] == [200, 200, 200]
+    assert sandbox.calls("user.admin") == 5  # refused requests did not run
+    assert sandbox.rejected("QUERY_LIMIT_EXCEEDED") == 3
+    time.sleep(1.05)  # drains one request
+    assert rest("user.admin").status_code == 200
 
 
 def test_default_limit_is_fifty_and_a_batch_counts_once(sandbox, rest):
     assert sandbox.settings.rate_limit == (50, 2.0)
     commands = {f"c{i}": "user.admin" for i in range(50)}
-    for _ in range(50):
-        assert rest("batch", {"cmd": commands}).status_code == 200
-    assert rest("user.admin").status_code == 503
-    assert sandbox.rest_requests == 51 and sandbox.calls("user.admin") == 2500
+    started, passed = time.monotonic(), 0
+    while rest("batch", {"cmd": commands}).status_code == 200:
+        passed += 1
+    drained = 2.0 * (time.monotonic() - started)
+    assert 50 <= passed <= 50 + drained + 1
+    assert sandbox.rest_requests == passed + 1 and sandbox.calls("user.admin") == 50 * passed
 
 
 def test_rate_limit_none_disables(sandbox, rest):

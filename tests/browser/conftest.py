@@ -44,7 +44,8 @@ class LiveApp:
     app: Flask
 
 
-@pytest.fixture(scope="session")
+# Module scope: one sync Playwright may run at a time, and other suites start their own.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
         pytest.skip("needs /usr/bin/chromium (make system-deps)")

@@ -12,13 +12,12 @@ from flask import Blueprint, Request, Response, current_app, request
 from sandbox import methods  # noqa: F401 - registers every method
 from sandbox.envelope import envelope, time_block
 from sandbox.errors import RestError
-from sandbox.methods.registry import Call, execute
+from sandbox.methods.registry import AUTH_KEYS, Call, execute
 from sandbox.php import parse_pairs, parse_str
 from sandbox.state import World
 
 bp = Blueprint("rest", __name__)
 
-AUTH_KEYS = ("auth", "access_token")
 _BEARER = re.compile(r"^Bearer\s+", re.IGNORECASE)
 CORS = {
     "Access-Control-Allow-Origin": "*",

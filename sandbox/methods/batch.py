@@ -8,11 +8,10 @@ from typing import Any
 
 from sandbox.envelope import time_block
 from sandbox.errors import RestError
-from sandbox.methods.registry import Call, execute, method
+from sandbox.methods.registry import AUTH_KEYS, Call, execute, method
 from sandbox.php import as_json_map, parse_str, truthy
 
 MAX_LENGTH = 50  # CRestUtil::BATCH_MAX_LENGTH
-AUTH_KEYS = ("auth", "access_token")
 _REFERENCE = re.compile(r"\$result\[([^\]]+)\]((?:\[[^\]]*\])*)", re.IGNORECASE)
 _MISSING = object()
 

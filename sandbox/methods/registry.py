@@ -11,6 +11,7 @@ from sandbox.errors import RestError
 from sandbox.state import World
 
 GLOBAL_SCOPE = "_global"
+AUTH_KEYS = ("auth", "access_token")  # removed from the params before a method runs
 PAGE = 50  # IRestService::LIST_LIMIT
 # A token with any of these scopes may call a method of the key scope.
 SCOPE_ALIASES = {"user": {"user", "user_brief", "user_basic"}}

@@ -10,8 +10,7 @@ from playwright.sync_api import FrameLocator, Page, expect
 
 from sandbox import data
 from sandbox.server import SandboxServer
-from tests.browser.conftest import LiveApp
-from tests.flows.conftest import eventually
+from tests.install.live import LiveApp, eventually
 
 pytestmark = pytest.mark.browser
 

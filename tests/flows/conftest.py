@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,6 +19,7 @@ from app import create_app
 from sandbox.server import SandboxServer
 from sandbox.testing import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from services import discovery, flows
+from tests.install.live import eventually
 
 SEEDED_FLOWS = range(1, 7)
 _DATA = re.compile(r'<script type="application/json" id="fs-data">(.*?)</script>', re.S)
@@ -88,13 +88,6 @@ def portal_client(portal_app: Flask) -> FlaskClient:
 
 def mark_discovery_fresh(r: redis.Redis, member_id: str) -> None:
     r.hset(discovery.meta_key(member_id), "started_at", int(time.time()))
-
-
-def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "the condition never became true"
-        time.sleep(0.05)
 
 
 def wait_for_discovery(r: redis.Redis, member_id: str) -> None:

@@ -214,11 +214,6 @@ def test_a_toggle_that_timed_out_is_never_repeated(sandbox):
     assert sandbox.flow(SUPPORT_FLOW).active is False
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the sandbox's werkzeug server answers every request with Connection: close; "
-    "client-side reuse is proven in test_b24_transport.py::test_connections_are_reused",
-)
 def test_connections_are_reused(sandbox):
     sandbox.settings.rate_limit = None
     client = client_for(sandbox)

@@ -9,6 +9,7 @@ the ``state`` lives in the (first-party) session cookie.
 
 from __future__ import annotations
 
+import re
 import secrets
 from urllib.parse import urlsplit
 
@@ -23,22 +24,29 @@ from core.i18n import use_portal_language
 from oauth import client, store, verifier
 from oauth.tokens import user_token_from
 from oauth.verify import VerificationFailed, normalize_domain
+from services import portals
 from services.frame_auth import context_from
 
 bp = Blueprint("connect", __name__)
 
 _SESSION_KEY = "fs_connect"
+_HOST = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
 _EXPIRED = lazy_gettext("This sign-in link is no longer valid; please connect your portal again.")
 
 
 def portal_origin(address: str, *, allow_http: bool) -> str:
-    """``acme.bitrix24.com`` or ``https://acme.bitrix24.com/...`` -> ``https://acme.bitrix24.com``."""
+    """``acme.bitrix24.com`` or ``https://acme.bitrix24.com/...`` -> ``https://acme.bitrix24.com``; else ``""``."""
     address = address.strip()
     parts = urlsplit(address if "://" in address else f"https://{address}")
     schemes = ("https", "http") if allow_http else ("https",)
-    if parts.scheme not in schemes or not parts.hostname or parts.username or parts.password:
+    try:
+        port = parts.port
+    except ValueError:
         return ""
-    return f"{parts.scheme}://{normalize_domain(parts.netloc)}"
+    host = parts.hostname or ""
+    if parts.scheme not in schemes or not _HOST.fullmatch(host) or parts.username or parts.password:
+        return ""
+    return f"{parts.scheme}://{normalize_domain(f'{host}:{port}' if port else host)}"
 
 
 def use_browser_language() -> str:
@@ -53,7 +61,8 @@ def _form(error: str = "", portal: str = "", status: int = 200) -> ResponseRetur
 @bp.get("/connect")
 def connect_form() -> ResponseReturnValue:
     use_browser_language()
-    return _form()
+    # ``?portal=`` pre-fills the address: the flows page links an admin here to reconnect.
+    return _form(portal=request.args.get("portal", "")[:255])
 
 
 @bp.post("/connect")
@@ -95,6 +104,8 @@ def callback() -> ResponseReturnValue:
         verified.user_id,
         user_token_from(grant, client_endpoint=verified.client_endpoint, server=server),
     )
+    # An admin connecting while the portal-level tokens are dead takes them over ("reconnect").
+    portals.reconnect(verified.member_id, verified.user_id)
     from blueprints.frame import render_flows_page
 
     return render_flows_page(context_from(verified, lang=lang))

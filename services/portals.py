@@ -14,9 +14,10 @@ import time
 from collections.abc import Mapping
 from dataclasses import replace
 
+from b24.errors import AuthServerUnavailable, InvalidToken
 from oauth import store, verifier
 from oauth.store import STATUS_ACTIVE, STATUS_DELETED, STATUS_NEW, BadMemberId, Portal, UserToken
-from oauth.tokens import rest_client_for
+from oauth.tokens import rest_client_for, user_tokens
 from oauth.verify import VerificationFailed, Verified
 from services import discovery
 from services.frame_auth import FrameContext
@@ -82,6 +83,35 @@ def bind_handlers(member_id: str, user_id: int, *, events_url: str, placement_ur
     for key, error in result.errors.items():
         if key.startswith(("bind_", "place_")) and error.code != _ALREADY_BOUND:
             raise error
+
+
+def portal_tokens_alive(member_id: str) -> bool:
+    """Whether the portal-level tokens (the installer's, used for background work) still work.
+
+    ``False`` means an administrator should reconnect (``/connect``); an outage of the
+    authorization server is not a reason to ask, so it counts as alive.
+    """
+    portal = store().get_portal(member_id)
+    if portal is None or not portal.installer_user_id:
+        return False
+    try:
+        user_tokens(member_id, portal.installer_user_id).access_token()
+    except InvalidToken:
+        return False
+    except AuthServerUnavailable:
+        return True
+    return True
+
+
+def reconnect(member_id: str, user_id: int) -> bool:
+    """Make ``user_id``'s fresh tokens the portal-level ones if those are dead and the user is an admin."""
+    if portal_tokens_alive(member_id) or not rest_client_for(member_id, user_id).call("user.admin").result:
+        return False
+    store().update_portal(
+        member_id, lambda portal: replace(portal, installer_user_id=user_id) if portal is not None else None
+    )
+    log.info("Portal %s: portal-level tokens now those of admin %s", member_id, user_id)
+    return True
 
 
 # --- events -----------------------------------------------------------------------

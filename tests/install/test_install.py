@@ -89,3 +89,26 @@ def test_redis_holds_no_plaintext_token_and_uninstall_leaves_no_key(
 
     assert [(d.event, d.status) for d in deliveries] == [("ONAPPUNINSTALL", 200)]
     assert list(redis_db.scan_iter(f"*{installed_portal.member_id}*")) == []
+
+
+def test_auth_server_outage_answers_503_try_again_and_changes_nothing(
+    installed_portal: Any, live_app: LiveApp, redis_db: redis.Redis
+):
+    event = installed_portal.events_delivered[-1]
+    fresh = installed_portal.issue_tokens(data.ADMIN)["access_token"]  # not in the verification cache
+    pairs = [(k, fresh if k == "auth[access_token]" else v) for k, v in event.payload]
+    installed_portal.settings.auth_fault = "500"
+    before = redis_dump(redis_db)
+
+    answer = requests.post(event.url, data=pairs, timeout=10)
+    url, form = installed_portal.frame_post(data.ADMIN)
+    page = requests.post(url, data=form, timeout=10)
+
+    assert answer.status_code == 503
+    assert answer.json() == {
+        "error": "auth_server_unavailable",
+        "message": "The Bitrix24 authorization server is not answering; please try again.",
+    }
+    assert page.status_code == 503
+    assert "please try again" in page.text
+    assert redis_dump(redis_db) == before

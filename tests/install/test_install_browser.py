@@ -16,9 +16,9 @@ pytestmark = pytest.mark.browser
 
 
 def test_admin_installs_from_the_portal_page(
-    browser: Browser, live_app: LiveApp, sandbox: Any, redis_db: redis.Redis
+    chromium: Browser, live_app: LiveApp, sandbox: Any, redis_db: redis.Redis
 ):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))

@@ -168,6 +168,7 @@
           flows.get(id).active = result.active;
           if (wanted.get(id) === active) wanted.delete(id);
           showState(id, result.active);
+          showAlert(id, "");
           attempt = 0;
         } catch (error) {
           if (!(error instanceof ApiError)) throw error;

@@ -59,6 +59,19 @@ def test_a_team_member_sees_the_flow_but_is_refused(
     assert sandbox.flow(SUPPORT).active is True
 
 
+def test_a_busy_portal_is_retried_by_the_page(page: Page, sandbox: SandboxServer, live_app: LiveApp) -> None:
+    frame = open_app(page, sandbox, data.OWNER)
+    switch = frame.get_by_role("switch", name="Support requests")
+    # More refusals than the server's own retries: the first answer is "busy", then the page retries.
+    sandbox.inject_rest_errors("QUERY_LIMIT_EXCEEDED", count=5)
+    switch.click()
+    alert = frame.locator(f"#fs-alert-{SUPPORT}")
+    expect(alert).to_have_text("Bitrix24 is busy, retrying…")
+    expect(alert).to_be_empty(timeout=15_000)
+    expect(switch).not_to_be_checked()
+    assert sandbox.flow(SUPPORT).active is False
+
+
 def test_the_outsider_does_not_see_the_flow(page: Page, sandbox: SandboxServer, live_app: LiveApp) -> None:
     frame = open_app(page, sandbox, data.OUTSIDER)
     expect(frame.get_by_role("switch")).to_have_count(0)

@@ -20,8 +20,10 @@
   const fill = (template, values) => template.replace(/\{(\w+)\}/g, (_, key) => String(values[key] ?? ""));
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+  // The BX24 library may only talk to the portal once its init handshake is done.
+  let bx24Ready = false;
   function fitWindow() {
-    if (window.BX24 && typeof window.BX24.fitWindow === "function") window.BX24.fitWindow();
+    if (bx24Ready) window.BX24.fitWindow();
   }
 
   class ApiError extends Error {
@@ -283,5 +285,10 @@
   } else if (data.discovering) {
     pollWhileDiscovering();
   }
-  if (window.BX24 && typeof window.BX24.init === "function") window.BX24.init(fitWindow);
+  if (window.BX24 && typeof window.BX24.init === "function") {
+    window.BX24.init(() => {
+      bx24Ready = typeof window.BX24.fitWindow === "function";
+      fitWindow();
+    });
+  }
 })();

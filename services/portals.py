@@ -14,7 +14,11 @@ import time
 from collections.abc import Mapping
 from dataclasses import replace
 
+from flask_babel import gettext
+
+from b24.client import RestClient
 from b24.errors import AuthServerUnavailable, InvalidToken
+from core.errors import AppError
 from oauth import store, verifier
 from oauth.store import STATUS_ACTIVE, STATUS_DELETED, STATUS_NEW, BadMemberId, Portal, UserToken
 from oauth.tokens import rest_client_for, user_tokens
@@ -38,36 +42,56 @@ def install(ctx: FrameContext, *, events_url: str, placement_url: str) -> Portal
     """The installer: record the portal, bind events (and placements) as the installing admin.
 
     Safe to run again: each binding is removed and re-added in one ``batch``. The
-    admin's tokens were stored by ``accept_frame_post``.
+    admin's tokens were stored by ``accept_frame_post``. Raises ``AppError`` (403) for
+    a user who is not a portal administrator: the installer makes its user the holder
+    of the portal-level tokens.
     """
+    # The verified installer POST proves the app is on the portal again, even if we had
+    # marked the portal deleted (an uninstall event that never reached us).
+    store().update_portal(
+        ctx.member_id,
+        lambda current: (
+            replace(current, status=STATUS_NEW)
+            if current is not None and current.status == STATUS_DELETED
+            else None
+        ),
+    )
+    client = rest_client_for(ctx.member_id, ctx.user_id)
+    if not is_admin(client):
+        raise AppError(gettext("Only a Bitrix24 administrator can do this."), status=403, code="admin_only")
     admin_token = store().get_user(ctx.member_id, ctx.user_id)
+    assert admin_token is not None  # rest_client_for found it
 
     def record(current: Portal | None) -> Portal:
-        if current is None or current.status == STATUS_DELETED:
-            current = Portal(
+        # Never downgrade: the install event may already have made the portal active.
+        return replace(
+            current
+            or Portal(
                 member_id=ctx.member_id,
                 domain=ctx.domain,
                 client_endpoint=ctx.client_endpoint,
-                server=admin_token.server if admin_token else "",
+                server=admin_token.server,
                 status=STATUS_NEW,
-            )
-        # Never downgrade: the install event may already have made the portal active.
-        return replace(
-            current,
+            ),
             domain=ctx.domain,
             client_endpoint=ctx.client_endpoint,
             installer_user_id=ctx.user_id,
-            scope=admin_token.scope if admin_token else current.scope,
+            scope=admin_token.scope,
         )
 
     portal = store().update_portal(ctx.member_id, record)
     assert portal is not None
-    bind_handlers(ctx.member_id, ctx.user_id, events_url=events_url, placement_url=placement_url)
+    bind_handlers(client, events_url=events_url, placement_url=placement_url)
     discovery.start(ctx.member_id)  # in the background, with the installer's token
     return portal
 
 
-def bind_handlers(member_id: str, user_id: int, *, events_url: str, placement_url: str) -> None:
+def is_admin(client: RestClient) -> bool:
+    """Whether the client's user administers the portal (``user.admin``)."""
+    return bool(client.call("user.admin").result)
+
+
+def bind_handlers(client: RestClient, *, events_url: str, placement_url: str) -> None:
     """Unbind, then bind, every event and placement in one ``batch`` (idempotent)."""
     commands: dict[str, tuple[str, dict[str, str]]] = {}
     for event in EVENTS:
@@ -79,7 +103,7 @@ def bind_handlers(member_id: str, user_id: int, *, events_url: str, placement_ur
             "placement.bind",
             {"PLACEMENT": code, "HANDLER": placement_url, "TITLE": title},
         )
-    result = rest_client_for(member_id, user_id).batch(commands)
+    result = client.batch(commands)
     for key, error in result.errors.items():
         if key.startswith(("bind_", "place_")) and error.code != _ALREADY_BOUND:
             raise error
@@ -105,7 +129,7 @@ def portal_tokens_alive(member_id: str) -> bool:
 
 def reconnect(member_id: str, user_id: int) -> bool:
     """Make ``user_id``'s fresh tokens the portal-level ones if those are dead and the user is an admin."""
-    if portal_tokens_alive(member_id) or not rest_client_for(member_id, user_id).call("user.admin").result:
+    if portal_tokens_alive(member_id) or not is_admin(rest_client_for(member_id, user_id)):
         return False
     store().update_portal(
         member_id, lambda portal: replace(portal, installer_user_id=user_id) if portal is not None else None

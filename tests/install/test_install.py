@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import redis
 import requests
 
+from b24.errors import NotInstalled
 from oauth.store import TokenStore
+from oauth.tokens import rest_client_for
 from sandbox import data
 from services import portals
 from tests.install.live import LiveApp, redis_dump, run_installer
@@ -76,8 +79,6 @@ def test_redis_holds_no_plaintext_token_and_uninstall_leaves_no_key(
     # Make the app use its stored tokens once, so refresh results are stored too.
     installed_portal.expire_access_tokens()
     with live_app.app.app_context():
-        from oauth.tokens import rest_client_for
-
         rest_client_for(installed_portal.member_id, data.ADMIN).call("user.current")
     book = installed_portal.world.tokens
     secrets = set(book.access) | set(book.refresh) | {installed_portal.application_token}
@@ -112,3 +113,37 @@ def test_auth_server_outage_answers_503_try_again_and_changes_nothing(
     assert page.status_code == 503
     assert "please try again" in page.text
     assert redis_dump(redis_db) == before
+
+
+def test_a_user_who_is_not_an_admin_cannot_run_the_installer(installed_portal: Any, live_app: LiveApp):
+    before = _portal(live_app, installed_portal.member_id)
+    installed_portal.reset_counters()
+    url, form = installed_portal.frame_post(data.MEMBER)
+    query = url.split("?", 1)[1]
+
+    answer = requests.post(f"{live_app.url}/install?{query}", data=form, timeout=10)
+
+    assert answer.status_code == 403
+    assert _portal(live_app, installed_portal.member_id) == before
+    assert installed_portal.calls("event.bind") == 0
+
+
+def test_a_portal_marked_deleted_can_install_the_app_again(installed_portal: Any, live_app: LiveApp):
+    # The portal says the app is gone (its uninstall event never reached us) ...
+    installed_portal.inject_rest_errors("APPLICATION_NOT_FOUND", 1)
+    with live_app.app.app_context(), pytest.raises(NotInstalled):
+        rest_client_for(installed_portal.member_id, data.ADMIN).call("user.current")
+    assert _portal(live_app, installed_portal.member_id).status == "deleted"
+    # ... and the admin installs it again.
+    installed_portal.register_app(
+        live_app.app.config["B24_CLIENT_ID"],
+        live_app.app.config["B24_CLIENT_SECRET"],
+        app_url=f"{live_app.url}/",
+        installer_url=f"{live_app.url}/install",
+        redirect_uri=f"{live_app.url}/oauth/callback",
+    )
+
+    assert run_installer(installed_portal).status_code == 200
+    assert [d.status for d in installed_portal.finish_install()] == [200]
+    portal = _portal(live_app, installed_portal.member_id)
+    assert (portal.status, portal.application_token) == ("active", installed_portal.application_token)

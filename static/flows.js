@@ -104,6 +104,7 @@
   function showAlert(id, message) {
     const row = rows.get(id);
     if (row) row.querySelector(".fs-flow__alert").textContent = message || "";
+    fitWindow(); // a message changes the page's height
   }
 
   function showStatus(message) {
@@ -237,12 +238,18 @@
 
   const addForm = document.getElementById("fs-add");
   const addAlert = document.getElementById("fs-add-alert");
+  function showAddResult(kind, message) {
+    addAlert.textContent = message;
+    addAlert.dataset.kind = kind;
+    fitWindow();
+  }
+
   addForm.addEventListener("submit", async (event) => {
     event.preventDefault();
     const input = addForm.elements.namedItem("ref");
     const ref = input.value.trim();
     if (!ref) return;
-    addAlert.textContent = "";
+    showAddResult("", "");
     try {
       const { flow } = await api("POST", data.api, { ref });
       const known = flows.has(flow.id);
@@ -250,13 +257,11 @@
       rows.get(flow.id)?.remove();
       rows.delete(flow.id);
       renderAll();
-      addAlert.textContent = fill(known ? text.alreadyListed : text.added, { name: flow.name });
-      addAlert.dataset.kind = "done";
+      showAddResult("done", fill(known ? text.alreadyListed : text.added, { name: flow.name }));
       input.value = "";
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
-      addAlert.textContent = error.message;
-      addAlert.dataset.kind = "error";
+      showAddResult("error", error.message);
     }
   });
 

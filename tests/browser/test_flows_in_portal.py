@@ -6,15 +6,18 @@ import os
 from pathlib import Path
 
 import pytest
+import redis
 from playwright.sync_api import FrameLocator, Page, expect
 
 from sandbox import data
 from sandbox.server import SandboxServer
+from services import flows
 from tests.install.live import LiveApp, eventually
 
 pytestmark = pytest.mark.browser
 
 SUPPORT = 1
+DESIGN_REVIEWS = 2  # the seeded flow without a task
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshot.png"
 
 
@@ -84,6 +87,34 @@ def test_a_flow_name_with_html_shows_as_text(page: Page, sandbox: SandboxServer,
     expect(frame.get_by_role("switch", name=data.HTML_FLOW_NAME)).to_have_count(1)
     expect(frame.locator("#fs-list b")).to_have_count(0)
     expect(frame.locator("#fs-list script")).to_have_count(0)
+
+
+def test_a_missing_flow_is_added_by_pasting_its_link(
+    page: Page, sandbox: SandboxServer, live_app: LiveApp, redis_db: redis.Redis
+) -> None:
+    redis_db.srem(flows.flows_key(sandbox.member_id), DESIGN_REVIEWS)
+    frame = open_app(page, sandbox, data.OWNER)
+    expect(frame.get_by_role("switch", name="Design reviews")).to_have_count(0)
+    frame.get_by_label("Flow number or link to the flow in Bitrix24").fill(
+        flows.flow_url(sandbox.portal_url, data.OWNER, DESIGN_REVIEWS)
+    )
+    frame.get_by_role("button", name="Add flow").click()
+    expect(frame.locator("#fs-add-alert")).to_have_text("Flow “Design reviews” added.")
+    expect(frame.get_by_role("switch", name="Design reviews")).to_be_checked()
+    # The portal frame grew with the page.
+    height = int(page.locator("#app-frame").get_attribute("data-fit-height") or 0)
+    assert height >= frame.locator("body").evaluate("body => body.scrollHeight")
+
+
+def test_an_admin_searches_bitrix24_for_flows_again(
+    page: Page, sandbox: SandboxServer, live_app: LiveApp, redis_db: redis.Redis
+) -> None:
+    new_flow = sandbox.add_flow("Hiring pipeline", owner_id=data.ADMIN)
+    frame = open_app(page, sandbox, data.ADMIN)
+    expect(frame.get_by_role("switch", name="Hiring pipeline")).to_have_count(0)
+    frame.get_by_role("button", name="Search Bitrix24 for flows again").click()
+    expect(frame.get_by_role("switch", name="Hiring pipeline")).to_be_checked(timeout=10_000)
+    assert new_flow in flows.known_ids(redis_db, sandbox.member_id)
 
 
 def test_search_and_filters(page: Page, sandbox: SandboxServer, live_app: LiveApp) -> None:

@@ -15,6 +15,7 @@ from flask_babel import lazy_gettext as _l
 
 from b24.errors import (
     AccessDenied,
+    AuthServerUnavailable,
     B24Error,
     FlowAccessDenied,
     FlowError,
@@ -31,6 +32,7 @@ from b24.errors import (
     UserAccessError,
 )
 from core.i18n import use_portal_language
+from oauth import AUTH_SERVER_DOWN
 from services import discovery, flows, frame_session
 from services.frame_session import FrameSession, SessionInvalid
 
@@ -54,6 +56,8 @@ NOT_VISIBLE = (404, "not_found", _l("Bitrix24 shows you no flow with this number
 TOKEN_DEAD = (401, "token_dead", _l("Bitrix24 no longer accepts your sign-in. Open the app again."))
 RATE_LIMITED = (503, "rate_limited", _l("Bitrix24 is busy, retrying…"))
 BUSY = (409, "busy", _l("Another change to this flow is in progress, retrying…"))
+# A refresh that could not run: the stored tokens are intact, so a retry will do.
+AUTH_UNAVAILABLE = (503, "auth_server_unavailable", AUTH_SERVER_DOWN)
 UNREACHABLE = (502, "portal_unreachable", _l("Bitrix24 cannot be reached right now. Try again in a moment."))
 PAYMENT_REQUIRED = (
     402,
@@ -91,6 +95,8 @@ def kind_of(error: B24Error, *, is_admin: bool) -> tuple[int, str, Any]:
         return TOKEN_DEAD
     if isinstance(error, RateLimited | OperationTimeLimit):
         return RATE_LIMITED
+    if isinstance(error, AuthServerUnavailable):
+        return AUTH_UNAVAILABLE
     if isinstance(error, PortalUnreachable | ServerError):
         return UNREACHABLE
     if isinstance(error, PaymentRequired):

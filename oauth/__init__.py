@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import requests
 from flask import Flask, Response, current_app
-from flask_babel import gettext
+from flask_babel import gettext, lazy_gettext
 
 from b24.errors import AuthServerUnavailable, InvalidToken
 from core.errors import error_response
@@ -20,6 +20,9 @@ from oauth.store import TokenStore
 from oauth.verify import TokenVerifier
 
 EXTENSION = "flow_switch.oauth"
+
+#: what a user sees while the authorization server is down (the API answers it too)
+AUTH_SERVER_DOWN = lazy_gettext("The Bitrix24 authorization server is not answering; please try again.")
 
 
 @dataclass(frozen=True)
@@ -74,11 +77,7 @@ def refresh_lock_timeout() -> float:
 
 
 def _auth_server_unavailable(exc: AuthServerUnavailable) -> Response:
-    return error_response(
-        503,
-        "auth_server_unavailable",
-        gettext("The Bitrix24 authorization server is not answering; please try again."),
-    )
+    return error_response(503, "auth_server_unavailable", str(AUTH_SERVER_DOWN))
 
 
 def _signed_out(exc: InvalidToken) -> Response:

@@ -1,0 +1,118 @@
+"""Fault drills: the app against the sandbox portal while a real part of its world breaks.
+
+``drill_app`` is the app (Flask test client speed) configured for the sandbox with the
+seeded flows known; the gunicorn drills install the app through the portal instead.
+Helpers read the stored token pair exactly as it sits in Redis, and decrypted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import redis
+import requests
+from flask import Flask
+
+from app import create_app
+from oauth.store import TokenStore, UserToken, portal_key
+from sandbox.server import SandboxServer
+from services import discovery, flows, frame_session
+from tests.flows.conftest import SEEDED_FLOWS, mark_discovery_fresh, page_data, portal_settings
+from tests.install.live import CLIENT_ID, CLIENT_SECRET, eventually, run_installer
+
+#: the app's HTTP timeout in the drills: short, so outages cost little time
+HTTP_TIMEOUT = 1.0
+#: the app's own rate limit out of the way (the sandbox's is switched off too)
+NO_RATE_LIMIT = "10000/1000"
+
+
+@pytest.fixture
+def drill_config(app_config: dict, sandbox: SandboxServer) -> dict:
+    sandbox.settings.rate_limit = None
+    return {
+        **portal_settings(app_config, sandbox),
+        "B24_HTTP_TIMEOUT": HTTP_TIMEOUT,
+        "B24_RATE_LIMIT": NO_RATE_LIMIT,
+    }
+
+
+@pytest.fixture
+def drill_app(drill_config: dict, sandbox: SandboxServer, redis_db: redis.Redis) -> Flask:
+    """The app with the seeded flows known and discovery fresh (no background scan runs)."""
+    app = create_app(drill_config)
+    flows.remember(redis_db, sandbox.member_id, SEEDED_FLOWS)
+    mark_discovery_fresh(redis_db, sandbox.member_id)
+    return app
+
+
+def gunicorn_env(sandbox: SandboxServer, secret_key: str) -> dict[str, str]:
+    """The app's environment for the sandbox portal (``core/config.py`` names)."""
+    sandbox.settings.rate_limit = None
+    return {
+        "SECRET_KEY": secret_key,
+        "B24_CLIENT_ID": CLIENT_ID,
+        "B24_CLIENT_SECRET": CLIENT_SECRET,
+        "B24_OAUTH_SERVERS": sandbox.auth_url,
+        "B24_ALLOW_HTTP": "1",
+        "B24_JS_SDK_URL": f"{sandbox.portal_url}/bx24.js",
+        "B24_HTTP_TIMEOUT": str(HTTP_TIMEOUT),
+        "B24_RATE_LIMIT": NO_RATE_LIMIT,
+    }
+
+
+def install_at(sandbox: SandboxServer, app_url: str, r: redis.Redis) -> None:
+    """Install the app served at ``app_url`` the way the portal does; wait out its discovery run."""
+    sandbox.register_app(
+        CLIENT_ID,
+        CLIENT_SECRET,
+        app_url=f"{app_url}/",
+        installer_url=f"{app_url}/install",
+        redirect_uri=f"{app_url}/oauth/callback",
+    )
+    assert run_installer(sandbox).status_code == 200
+    assert [d.status for d in sandbox.finish_install()] == [200]
+    eventually(lambda: not r.exists(discovery.lock_key(sandbox.member_id)))
+
+
+@dataclass
+class Frame:
+    """The flows page one user opened over HTTP: its data and the API's session header."""
+
+    data: dict[str, Any]
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {frame_session.HEADER: self.data["session"]}
+
+
+def open_frame(sandbox: SandboxServer, app_url: str, user_id: int) -> Frame:
+    """What the portal does when ``user_id`` opens the app: POST the frame to the app URL."""
+    url, form = sandbox.frame_post(user_id)
+    path_and_query = url.split("/", 3)[3]
+    response = requests.post(f"{app_url}/{path_and_query}", data=form, timeout=15)
+    assert response.status_code == 200, response.text[:2000]
+    return Frame(page_data(response.text))
+
+
+def stored_raw(r: redis.Redis, member_id: str, user_id: int) -> str | None:
+    """The user's record exactly as Redis holds it (ciphertext)."""
+    return r.get(portal_key(member_id, "user", user_id))
+
+
+def stored_pair(app: Flask, member_id: str, user_id: int) -> UserToken | None:
+    with app.app_context():
+        return TokenStore.from_app(app).get_user(member_id, user_id)
+
+
+def assert_clean_error(response: Any, status: int, code: str) -> Mapping[str, Any]:
+    """A JSON error of ``status``/``code`` with a readable message and no traceback."""
+    body = response.get_data(as_text=True) if hasattr(response, "get_data") else response.text
+    assert response.status_code == status, body[:2000]
+    assert "Traceback" not in body and 'File "' not in body
+    payload = response.get_json() if hasattr(response, "get_json") else response.json()
+    assert payload["error"] == code, payload
+    assert len(payload["message"]) > 10
+    return payload

@@ -67,7 +67,7 @@ def client_strings() -> dict[str, str]:
     }
 
 
-def _load(ctx: FrameContext) -> tuple[flows.FlowPage, dict[str, str] | None]:
+def _load(ctx: FrameContext) -> tuple[flows.FlowPage, dict[str, Any] | None]:
     """The user's flows, or an empty page and the reason (the page's script will retry)."""
     from oauth.tokens import rest_client_for
 
@@ -78,8 +78,12 @@ def _load(ctx: FrameContext) -> tuple[flows.FlowPage, dict[str, str] | None]:
         )
         return page, None
     except B24Error as error:
-        _status, code, message = kind_of(error, is_admin=False)
-        return flows.FlowPage(flows=[], is_admin=False), {"error": code, "message": str(message)}
+        status, code, message = kind_of(error, is_admin=False)
+        return flows.FlowPage(flows=[], is_admin=False), {
+            "status": status,
+            "error": code,
+            "message": str(message),
+        }
 
 
 def render_flows_page(ctx: FrameContext) -> Response:

@@ -286,7 +286,7 @@
   renderAll();
   if (data.loadError) {
     showStatus(data.loadError.message);
-    if (["rate_limited", "portal_unreachable"].includes(data.loadError.error)) retryInitialLoad();
+    if ([502, 503].includes(data.loadError.status)) retryInitialLoad(); // busy or unreachable: try again
   } else if (data.discovering) {
     pollWhileDiscovering();
   }

@@ -75,6 +75,15 @@ def test_a_busy_portal_is_retried_by_the_page(page: Page, sandbox: SandboxServer
     assert sandbox.flow(SUPPORT).active is False
 
 
+def test_a_page_opened_while_bitrix24_is_busy_loads_its_flows_a_moment_later(
+    page: Page, sandbox: SandboxServer, live_app: LiveApp
+) -> None:
+    sandbox.inject_rest_errors("QUERY_LIMIT_EXCEEDED", count=5)  # more than the server retries
+    frame = open_app(page, sandbox, data.OWNER)
+    expect(frame.locator("#fs-status")).to_have_text("Bitrix24 is busy, retrying…")
+    expect(frame.get_by_role("switch", name="Support requests")).to_be_checked(timeout=15_000)
+
+
 def test_the_outsider_does_not_see_the_flow(page: Page, sandbox: SandboxServer, live_app: LiveApp) -> None:
     frame = open_app(page, sandbox, data.OUTSIDER)
     expect(frame.get_by_role("switch")).to_have_count(0)

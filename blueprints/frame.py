@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 from b24.errors import B24Error
 from blueprints.api import kind_of
 from core.i18n import use_portal_language
+from oauth.tokens import rest_client_for
 from services import discovery, flows, frame_session
 from services.frame_auth import FrameContext, accept_frame_post
 
@@ -69,8 +70,6 @@ def client_strings() -> dict[str, str]:
 
 def _load(ctx: FrameContext) -> tuple[flows.FlowPage, dict[str, Any] | None]:
     """The user's flows, or an empty page and the reason (the page's script will retry)."""
-    from oauth.tokens import rest_client_for
-
     try:
         client = rest_client_for(ctx.member_id, ctx.user_id)
         page = flows.load_page(

@@ -25,8 +25,10 @@ from urllib.parse import parse_qs, urlsplit
 import redis
 from flask import Flask, current_app
 
+import oauth
 from oauth.lock import RedisLock
 from oauth.store import portal_key
+from oauth.tokens import rest_client_for
 from services import flows
 
 if TYPE_CHECKING:
@@ -120,9 +122,6 @@ def run(client: RestClient, r: redis.Redis, member_id: str) -> Report:
 
 
 def _client_for(member_id: str, user_id: int | None) -> RestClient:
-    import oauth
-    from oauth.tokens import rest_client_for
-
     if user_id is None:
         portal = oauth.store().get_portal(member_id)
         if portal is None or not portal.installer_user_id:

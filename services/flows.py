@@ -223,13 +223,14 @@ def describe(
     return _flow(raw, user_id=user_id, portal_origin=portal_origin, names=names)
 
 
+# A whole request refused with one of these statuses never reached the method.
+_REFUSED_STATUSES = (400, 401, 403, 404)
+
+
 def _did_not_run(error: B24Error) -> bool:
-    # Refused before running: the toggle certainly did not happen.
-    return isinstance(error, AuthError | RateLimited | OperationTimeLimit) or error.status in (
-        400,
-        401,
-        403,
-        404,
+    """Whether the toggle certainly did not happen (so the state read before still holds)."""
+    return (
+        isinstance(error, AuthError | RateLimited | OperationTimeLimit) or error.status in _REFUSED_STATUSES
     )
 
 

@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint bench system-deps
+.PHONY: run test lint bench bench-deps system-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,13 +29,18 @@ system-deps:
 	fi
 
 ## test: everything the tests need, then lint and the whole suite
-test: system-deps $(VENV)/.test
+test: system-deps bench-deps $(VENV)/.test
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.test
 	$(BIN)/ruff check .
 
+## bench-deps: wrk (the load generator of the throughput benchmark), when absent
+bench-deps:
+	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk; }
+
 ## bench: the benchmarks in bench/, printing a table (not part of `make test`)
-bench: system-deps $(VENV)/.test
+bench: system-deps bench-deps $(VENV)/.test
 	$(BIN)/python -m bench

@@ -1,0 +1,77 @@
+"""4. Throughput: requests per second of the list API, against a minimal Flask JSON view.
+
+Both run under ``gunicorn --config gunicorn.conf.py`` with the same worker settings on
+this machine and are loaded by ``wrk`` with the same connections, so their ratio
+does not depend on the machine's speed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from bench.stack import Options, running_stack
+from bench.stats import Figure
+from core.gunicorn_server import start_gunicorn
+from core.redis_server import RedisServer
+from sandbox import data
+
+NAME = "throughput"
+SCRIPT = Path(__file__).with_name("session_header.lua")
+CONNECTIONS = 64
+
+
+def wrk(url: str, seconds: float, session: str = "") -> tuple[float, int]:
+    """Requests per second and the number of answers that were not 2xx/3xx."""
+    binary = shutil.which("wrk")
+    if binary is None:
+        raise RuntimeError("wrk is not installed (make bench installs it)")
+    out = subprocess.run(
+        [binary, "-t2", f"-c{CONNECTIONS}", f"-d{seconds:g}s", "-s", str(SCRIPT), url],
+        env={**os.environ, "FLOW_SWITCH_SESSION": session},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if rate is None:
+        raise RuntimeError(f"unexpected wrk output:\n{out}")
+    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    return float(rate.group(1)), int(errors.group(1)) if errors else 0
+
+
+def run(options: Options) -> list[Figure]:
+    seconds = 1 if options.quick else 10
+    with running_stack(options, NAME) as stack:
+        stack.know_flows(stack.add_flows(10))
+        frame = stack.open_page(data.ADMIN)
+        stack.slow_down()
+        session = frame.headers["X-Frame-Session"]
+        if not options.quick:
+            wrk(stack.api("/flows"), 1, session)  # warm
+        app_rate, app_errors = wrk(stack.api("/flows"), seconds, session)
+    directory = options.workdir / f"{NAME}-baseline"
+    with RedisServer(directory / "redis", persistent=False) as redis_server:
+        baseline = start_gunicorn(
+            {},
+            redis_url=redis_server.url,
+            log_path=directory / "gunicorn.log",
+            app="bench.minimal_app:create_app()",
+        )
+        try:
+            if not options.quick:
+                wrk(f"{baseline.url}/api/flows", 1)
+            base_rate, _ = wrk(f"{baseline.url}/api/flows", seconds)
+        finally:
+            baseline.stop(graceful=False)
+    return [
+        Figure(
+            NAME,
+            f"list API {app_rate:.0f} req/s ({app_errors} errors) = {app_rate / base_rate:.2f} x a minimal "
+            f"Flask JSON view ({base_rate:.0f} req/s), wrk {CONNECTIONS} connections",
+            value=app_rate / base_rate,
+        )
+    ]

@@ -1,0 +1,92 @@
+"""The app under real gunicorn on a free port, as the Procfile runs it: for tests and benchmarks.
+
+``start_gunicorn(env, redis_url=..., log_path=...)`` runs ``gunicorn --config
+gunicorn.conf.py 'app:create_app()'`` (or another app spec under the same settings),
+waits for ``/readyz`` and returns a ``GunicornApp``. Settings go through the
+environment, so ``env`` uses the variable names of ``core/config.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from core.redis_server import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+APP_SPEC = "app:create_app()"
+
+
+@dataclass
+class GunicornApp:
+    url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, timeout: float = 15.0, *, graceful: bool = True) -> None:
+        """SIGTERM lets workers finish their requests; SIGQUIT stops them at once."""
+        if self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM if graceful else signal.SIGQUIT)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def start_gunicorn(
+    env: Mapping[str, str],
+    *,
+    redis_url: str,
+    log_path: Path,
+    workers: int = 4,
+    timeout: float = 30.0,
+    app: str = APP_SPEC,
+) -> GunicornApp:
+    """Start ``app`` under gunicorn with the Procfile's settings and wait until it answers ``/readyz``."""
+    port = free_port()
+    full_env = {
+        **os.environ,
+        "APP_ENV": "testing",
+        "LOG_FORMAT": "text",
+        "B24_CLIENT_ID": "local.test.app",
+        "B24_CLIENT_SECRET": "test-client-secret",
+        **env,
+        "PORT": str(port),
+        "WEB_CONCURRENCY": str(workers),
+        "REDIS_URL": redis_url,
+    }
+    log_file = log_path.open("wb")
+    process = subprocess.Popen(  # noqa: S603 - our own argv, no shell
+        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", app],
+        cwd=ROOT,
+        env=full_env,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+    )
+    log_file.close()
+    started = GunicornApp(f"http://127.0.0.1:{port}", process, log_path)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {process.returncode}:\n{started.log()}")
+        try:
+            if requests.get(f"{started.url}/readyz", timeout=1).status_code == 200:
+                return started
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    started.stop()
+    raise RuntimeError(f"gunicorn did not become ready in {timeout} s:\n{started.log()}")

@@ -7,6 +7,7 @@ Helpers read the stored token pair exactly as it sits in Redis, and decrypted.
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -88,13 +89,20 @@ class Frame:
         return {frame_session.HEADER: self.data["session"]}
 
 
-def open_frame(sandbox: SandboxServer, app_url: str, user_id: int) -> Frame:
-    """What the portal does when ``user_id`` opens the app: POST the frame to the app URL."""
+def open_frame(sandbox: SandboxServer, user_id: int) -> Frame:
+    """What the portal does when ``user_id`` opens the app: POST the frame to the registered app URL."""
     url, form = sandbox.frame_post(user_id)
-    path_and_query = url.split("/", 3)[3]
-    response = requests.post(f"{app_url}/{path_and_query}", data=form, timeout=15)
+    response = requests.post(url, data=form, timeout=15)
     assert response.status_code == 200, response.text[:2000]
     return Frame(page_data(response.text))
+
+
+def worker_pids(master_pid: int) -> set[int]:
+    """The gunicorn workers: the master's child processes."""
+    listing = subprocess.run(
+        ["ps", "--ppid", str(master_pid), "-o", "pid="], capture_output=True, text=True, check=False
+    )
+    return {int(pid) for pid in listing.stdout.split()}
 
 
 def stored_raw(r: redis.Redis, member_id: str, user_id: int) -> str | None:

@@ -21,8 +21,8 @@ from flask_babel import lazy_gettext
 from b24.errors import InvalidGrant
 from core.errors import AppError
 from core.i18n import use_portal_language
-from oauth import client, store, verifier
-from oauth.tokens import user_token_from
+from oauth import client, verifier
+from oauth.tokens import keep_tokens
 from oauth.verify import VerificationFailed, normalize_domain
 from services import portals
 from services.frame_auth import context_from
@@ -99,11 +99,7 @@ def callback() -> ResponseReturnValue:
         domain=domain,
         server_endpoint=f"{server}/rest/",
     )
-    store().put_user_if_newer(
-        verified.member_id,
-        verified.user_id,
-        user_token_from(grant, client_endpoint=verified.client_endpoint, server=server),
-    )
+    keep_tokens(verified, grant)
     # An admin connecting while the portal-level tokens are dead takes them over ("reconnect").
     portals.reconnect(verified.member_id, verified.user_id)
     from blueprints.frame import render_flows_page

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from flask import current_app
@@ -28,6 +28,7 @@ from b24.ratelimit import PortalRateLimiter
 from oauth.client import OAuthClient
 from oauth.lock import RedisLock
 from oauth.store import STATUS_DELETED, TokenStore, UserToken, portal_key
+from oauth.verify import Verified
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -42,9 +43,17 @@ def refresh_window(token: UserToken) -> float:
     return min(REFRESH_AHEAD, token.lifetime / 4)
 
 
-def user_token_from(grant: dict[str, Any], *, client_endpoint: str, server: str) -> UserToken:
-    """A ``UserToken`` from an OAuth token answer (Authlib adds ``expires_at``)."""
-    lifetime = float(grant.get("expires_in") or 3600)
+def _lifetime(raw: Any) -> float:
+    try:
+        seconds = float(raw)
+    except (TypeError, ValueError):
+        return 3600.0
+    return seconds if seconds > 0 else 3600.0
+
+
+def user_token_from(grant: Mapping[str, Any], *, client_endpoint: str, server: str) -> UserToken:
+    """A ``UserToken`` from a token answer, a frame POST or an event (Authlib adds ``expires_at``)."""
+    lifetime = _lifetime(grant.get("expires_in"))
     return UserToken(
         access_token=str(grant["access_token"]),
         refresh_token=str(grant["refresh_token"]),
@@ -54,6 +63,19 @@ def user_token_from(grant: dict[str, Any], *, client_endpoint: str, server: str)
         server=server,
         lifetime=lifetime,
     )
+
+
+def keep_tokens(verified: Verified, grant: Mapping[str, Any]) -> bool:
+    """Store the verified user's pair (``access_token``, ``refresh_token``, ``expires_in``, ``scope``)
+    unless a fresher one is stored already; the scope defaults to the verified one."""
+    import oauth
+
+    token = user_token_from(
+        {**grant, "scope": grant.get("scope") or verified.scope},
+        client_endpoint=verified.client_endpoint,
+        server=verified.server,
+    )
+    return oauth.store().put_user_if_newer(verified.member_id, verified.user_id, token)
 
 
 class UserTokens:

@@ -9,14 +9,13 @@ the portal and the user then come from that answer, never from the POST.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 import oauth
-from oauth.store import UserToken
+from oauth.tokens import keep_tokens
 from oauth.verify import VerificationFailed, Verified
 
 
@@ -48,14 +47,6 @@ def _placement_options(raw: str) -> dict[str, Any]:
     except ValueError:
         return {}
     return options if isinstance(options, dict) else {}
-
-
-def _seconds(raw: str, default: float = 3600.0) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        return default
-    return value if value > 0 else default
 
 
 def context_from(
@@ -102,19 +93,14 @@ def accept_frame_post(
         server_endpoint=_field(args, form, "SERVER_ENDPOINT"),
         installing=installing,
     )
-    lifetime = _seconds(_field(args, form, "AUTH_EXPIRES"))
-    oauth.store().put_user_if_newer(
-        verified.member_id,
-        verified.user_id,
-        UserToken(
-            access_token=access_token,
-            refresh_token=refresh_token,
-            expires_at=time.time() + lifetime,
-            scope=_field(args, form, "APPLICATION_SCOPE") or verified.scope,
-            client_endpoint=verified.client_endpoint,
-            server=verified.server,
-            lifetime=lifetime,
-        ),
+    keep_tokens(
+        verified,
+        {
+            "access_token": access_token,
+            "refresh_token": refresh_token,
+            "expires_in": _field(args, form, "AUTH_EXPIRES"),
+            "scope": _field(args, form, "APPLICATION_SCOPE"),
+        },
     )
     return context_from(
         verified,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import time
 from collections.abc import Mapping
 from dataclasses import replace
 
@@ -20,9 +19,9 @@ from b24.client import RestClient
 from b24.errors import AuthServerUnavailable, InvalidToken
 from core.errors import AppError
 from oauth import store, verifier
-from oauth.store import STATUS_ACTIVE, STATUS_DELETED, STATUS_NEW, BadMemberId, Portal, UserToken
-from oauth.tokens import rest_client_for, user_tokens
-from oauth.verify import VerificationFailed, Verified
+from oauth.store import STATUS_ACTIVE, STATUS_DELETED, STATUS_NEW, BadMemberId, Portal
+from oauth.tokens import keep_tokens, rest_client_for, user_tokens
+from oauth.verify import VerificationFailed
 from services import discovery
 from services.frame_auth import FrameContext
 
@@ -63,18 +62,9 @@ def install(ctx: FrameContext, *, events_url: str, placement_url: str) -> Portal
     assert admin_token is not None  # rest_client_for found it
 
     def record(current: Portal | None) -> Portal:
-        # Never downgrade: the install event may already have made the portal active.
+        # Keeps the status: the install event may already have made the portal active.
         return replace(
-            current
-            or Portal(
-                member_id=ctx.member_id,
-                domain=ctx.domain,
-                client_endpoint=ctx.client_endpoint,
-                server=admin_token.server,
-                status=STATUS_NEW,
-            ),
-            domain=ctx.domain,
-            client_endpoint=ctx.client_endpoint,
+            _current_or_new(current, ctx.member_id, ctx.domain, ctx.client_endpoint, admin_token.server),
             installer_user_id=ctx.user_id,
             scope=admin_token.scope,
         )
@@ -84,6 +74,15 @@ def install(ctx: FrameContext, *, events_url: str, placement_url: str) -> Portal
     bind_handlers(client, events_url=events_url, placement_url=placement_url)
     discovery.start(ctx.member_id)  # in the background, with the installer's token
     return portal
+
+
+def _current_or_new(
+    current: Portal | None, member_id: str, domain: str, client_endpoint: str, server: str
+) -> Portal:
+    """The live record (a deleted one counts as none) with the verified addresses."""
+    if current is None or current.status == STATUS_DELETED:
+        return Portal(member_id=member_id, domain=domain, client_endpoint=client_endpoint, server=server)
+    return replace(current, domain=domain, client_endpoint=client_endpoint, server=server)
 
 
 def is_admin(client: RestClient) -> bool:
@@ -181,55 +180,35 @@ def app_installed(auth: Mapping[str, str], *, update: bool) -> str:
     if not application_token:
         raise VerificationFailed("install event without application_token")
 
+    repeated = False
+
     def activate(current: Portal | None) -> Portal | None:
-        if (
+        nonlocal repeated
+        repeated = (
             current is not None
             and current.status == STATUS_ACTIVE
             and same_secret(current.application_token, application_token)
-        ):
+        )
+        if repeated:
             return None  # the same install delivered twice (install-event URL and event.bind)
-        base = current if current is not None and current.status != STATUS_DELETED else None
-        return Portal(
-            member_id=verified.member_id,
-            domain=verified.domain,
-            client_endpoint=verified.client_endpoint,
-            server=verified.server,
+        portal = _current_or_new(
+            current, verified.member_id, verified.domain, verified.client_endpoint, verified.server
+        )
+        return replace(
+            portal,
             status=STATUS_ACTIVE,
             application_token=application_token,
             scope=verified.scope,
-            installer_user_id=base.installer_user_id if base else verified.user_id,
-            created_at=base.created_at if base else time.time(),
+            installer_user_id=portal.installer_user_id or verified.user_id,
         )
 
-    before = store().get_portal(verified.member_id)
-    after = store().update_portal(verified.member_id, activate)
-    _keep_event_tokens(verified, auth)
-    if after == before:
+    store().update_portal(verified.member_id, activate)
+    if auth.get("refresh_token"):
+        keep_tokens(verified, auth)
+    if repeated:
         return "already active"
     log.info("Portal %s %s (%s)", verified.member_id, "updated" if update else "installed", verified.domain)
     return "updated" if update else "installed"
-
-
-def _keep_event_tokens(verified: Verified, auth: Mapping[str, str]) -> None:
-    if not auth.get("refresh_token"):
-        return
-    try:
-        lifetime = float(auth.get("expires_in") or 3600)
-    except ValueError:
-        lifetime = 3600.0
-    store().put_user_if_newer(
-        verified.member_id,
-        verified.user_id,
-        UserToken(
-            access_token=auth["access_token"],
-            refresh_token=auth["refresh_token"],
-            expires_at=time.time() + lifetime,
-            scope=auth.get("scope") or verified.scope,
-            client_endpoint=verified.client_endpoint,
-            server=verified.server,
-            lifetime=lifetime,
-        ),
-    )
 
 
 def uninstall(member_id: str, application_token: str) -> int:

@@ -22,6 +22,7 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from app import create_app
+from core.config import from_environ
 from sandbox import data
 from services import discovery
 
@@ -35,37 +36,47 @@ class LiveApp:
     app: Flask
 
 
-@pytest.fixture
-def sandbox_config(app_config: dict, sandbox: Any) -> dict:
+def app_env(sandbox: Any) -> dict[str, str]:
+    """The app's settings for the sandbox, as environment variables (e.g. for gunicorn)."""
     return {
-        **app_config,
         "B24_CLIENT_ID": CLIENT_ID,
         "B24_CLIENT_SECRET": CLIENT_SECRET,
-        "B24_OAUTH_SERVERS": [sandbox.auth_url],
-        "B24_ALLOW_HTTP": True,
+        "B24_OAUTH_SERVERS": sandbox.auth_url,
+        "B24_ALLOW_HTTP": "1",
         "B24_JS_SDK_URL": f"{sandbox.portal_url}/bx24.js",
-        "B24_HTTP_TIMEOUT": 3.0,
+        "B24_HTTP_TIMEOUT": "3",
         # These tests are about tokens, not the rate limit (b24's tests cover that).
         "B24_RATE_LIMIT": "10000/1000",
     }
 
 
 @pytest.fixture
-def live_app(sandbox_config: dict, sandbox: Any) -> Iterator[LiveApp]:
+def sandbox_config(app_config: dict, sandbox: Any) -> dict:
+    """``app_env`` parsed, for ``create_app`` in this process."""
+    return {**app_config, **from_environ(app_env(sandbox))}
+
+
+def register_at(sandbox: Any, app_url: str) -> None:
+    """Add the app served at ``app_url`` to the portal; its installer has yet to run."""
     sandbox.settings.rate_limit = None
+    sandbox.register_app(
+        CLIENT_ID,
+        CLIENT_SECRET,
+        app_url=f"{app_url}/",
+        installer_url=f"{app_url}/install",
+        redirect_uri=f"{app_url}/oauth/callback",
+    )
+
+
+@pytest.fixture
+def live_app(sandbox_config: dict, sandbox: Any) -> Iterator[LiveApp]:
     app = create_app(sandbox_config)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     # ``localhost``: another site than the portal's 127.0.0.1, so the frame is cross-site.
     url = f"http://localhost:{server.server_port}"
-    sandbox.register_app(
-        CLIENT_ID,
-        CLIENT_SECRET,
-        app_url=f"{url}/",
-        installer_url=f"{url}/install",
-        redirect_uri=f"{url}/oauth/callback",
-    )
+    register_at(sandbox, url)
     yield LiveApp(url, app)
     server.shutdown()
     server.server_close()
@@ -86,18 +97,33 @@ def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
         time.sleep(0.02)
 
 
-@pytest.fixture
-def installed_portal(live_app: LiveApp, sandbox: Any, redis_db: redis.Redis) -> Any:
-    """A portal with the app installed: installer page served, then ``installFinish``.
-
-    Returns once the flow discovery the installer started in the background is over,
-    so tests see a quiet Redis.
-    """
+def install_app(sandbox: Any, r: redis.Redis) -> None:
+    """Run the installer as the admin, then ``installFinish``; wait out the discovery it starts."""
     assert run_installer(sandbox).status_code == 200
     deliveries = sandbox.finish_install()
     assert [d.status for d in deliveries] == [200], deliveries
-    eventually(lambda: not redis_db.exists(discovery.lock_key(sandbox.member_id)))
+    eventually(lambda: not r.exists(discovery.lock_key(sandbox.member_id)))
+
+
+@pytest.fixture
+def installed_portal(live_app: LiveApp, sandbox: Any, redis_db: redis.Redis) -> Any:
+    """A portal with the app installed and a quiet Redis (no discovery running)."""
+    install_app(sandbox, redis_db)
     return sandbox
+
+
+def spend_refresh_token(sandbox: Any, refresh_token: str) -> None:
+    """Someone else uses ``refresh_token`` (strict rotation: it and its access token die)."""
+    requests.post(
+        f"{sandbox.auth_url}/oauth/token/",
+        data={
+            "grant_type": "refresh_token",
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "refresh_token": refresh_token,
+        },
+        timeout=10,
+    ).raise_for_status()
 
 
 def redis_dump(r: redis.Redis) -> dict[str, Any]:

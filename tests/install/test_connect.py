@@ -16,7 +16,7 @@ from oauth.store import TokenStore, portal_key
 from oauth.tokens import user_tokens
 from sandbox import data
 from services import portals
-from tests.install.live import Attacker, LiveApp, redis_dump
+from tests.install.live import Attacker, LiveApp, redis_dump, spend_refresh_token
 
 
 def _start(http: requests.Session, live_app: LiveApp, portal: str) -> str:
@@ -113,16 +113,7 @@ def test_an_admin_connecting_takes_over_dead_portal_level_tokens(
     with live_app.app.app_context():
         installer = user_tokens(installed_portal.member_id, data.ADMIN).stored()
     # The installer's refresh token gets spent elsewhere and the access token expires: dead.
-    requests.post(
-        f"{installed_portal.auth_url}/oauth/token/",
-        data={
-            "grant_type": "refresh_token",
-            "client_id": live_app.app.config["B24_CLIENT_ID"],
-            "client_secret": live_app.app.config["B24_CLIENT_SECRET"],
-            "refresh_token": installer.refresh_token,
-        },
-        timeout=10,
-    ).raise_for_status()
+    spend_refresh_token(installed_portal, installer.refresh_token)
     installed_portal.expire_access_tokens(data.ADMIN)
     with live_app.app.app_context():
         store = TokenStore.from_app(live_app.app)

@@ -10,14 +10,13 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import redis
-import requests
 
 from b24.errors import AuthServerUnavailable, InvalidToken, NotInstalled
 from oauth.store import TokenStore, portal_key
 from oauth.tokens import rest_client_for, user_tokens
 from sandbox import data
 from services.frame_auth import accept_frame_post
-from tests.install.live import LiveApp
+from tests.install.live import LiveApp, spend_refresh_token
 
 USER = data.ADMIN
 
@@ -85,18 +84,7 @@ def test_dead_refresh_token_is_reported_and_kept_until_a_frame_open_stores_a_new
 ):
     with live_app.app.app_context():
         stored = user_tokens(installed_portal.member_id, USER).stored()
-    # Someone else uses our refresh token: in strict mode ours is now spent.
-    spent = requests.post(
-        f"{installed_portal.auth_url}/oauth/token/",
-        data={
-            "grant_type": "refresh_token",
-            "client_id": live_app.app.config["B24_CLIENT_ID"],
-            "client_secret": live_app.app.config["B24_CLIENT_SECRET"],
-            "refresh_token": stored.refresh_token,
-        },
-        timeout=10,
-    )
-    assert spent.status_code == 200
+    spend_refresh_token(installed_portal, stored.refresh_token)
     before = _stored_raw(redis_db, installed_portal.member_id)
 
     with pytest.raises(InvalidToken):

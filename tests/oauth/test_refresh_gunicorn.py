@@ -7,12 +7,13 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+import redis
 import requests
 
 from app import create_app
 from sandbox import data
 from services import frame_session
-from tests.install.live import CLIENT_ID, CLIENT_SECRET, run_installer
+from tests.install.live import app_env, install_app, register_at
 
 pytestmark = pytest.mark.gunicorn
 
@@ -21,30 +22,13 @@ SECRET_KEY = "gunicorn-refresh-test-secret-key-0123456789"
 
 
 def test_one_refresh_grant_for_100_concurrent_requests_across_4_workers(
-    gunicorn_app: Any, sandbox: Any, app_config: dict
+    gunicorn_app: Any, sandbox: Any, app_config: dict, redis_db: redis.Redis
 ):
     sandbox.settings.access_ttl = ACCESS_TTL
-    sandbox.settings.rate_limit = None
     assert sandbox.settings.strict_rotation
-    env = {
-        "SECRET_KEY": SECRET_KEY,
-        "B24_CLIENT_ID": CLIENT_ID,
-        "B24_CLIENT_SECRET": CLIENT_SECRET,
-        "B24_OAUTH_SERVERS": sandbox.auth_url,
-        "B24_ALLOW_HTTP": "1",
-        "B24_JS_SDK_URL": f"{sandbox.portal_url}/bx24.js",
-        "B24_RATE_LIMIT": "10000/1000",
-    }
-    server = gunicorn_app(env, workers=4)
-    sandbox.register_app(
-        CLIENT_ID,
-        CLIENT_SECRET,
-        app_url=f"{server.url}/",
-        installer_url=f"{server.url}/install",
-        redirect_uri=f"{server.url}/oauth/callback",
-    )
-    assert run_installer(sandbox).status_code == 200
-    assert [d.status for d in sandbox.finish_install()] == [200]
+    server = gunicorn_app({**app_env(sandbox), "SECRET_KEY": SECRET_KEY}, workers=4)
+    register_at(sandbox, server.url)
+    install_app(sandbox, redis_db)
 
     # The page's frame session for the admin, signed with the servers' SECRET_KEY.
     with create_app({**app_config, "SECRET_KEY": SECRET_KEY}).test_request_context():

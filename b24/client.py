@@ -242,12 +242,16 @@ class RestClient:
             except B24Error as exc:
                 if attempt >= self.max_retries or not self._may_repeat(exc, idempotent):
                     raise
-                # Exponential backoff with jitter, so workers refused together do not return together.
-                ceiling = min(MAX_BACKOFF, self.backoff * 2**attempt)
-                delay = random.uniform(ceiling / 2, ceiling)
+                delay = self.backoff_delay(attempt)
                 attempt += 1
                 log.info("b24 %s: %s, attempt %d in %.2f s", method, exc.code, attempt + 1, delay)
                 time.sleep(delay)
+
+    def backoff_delay(self, attempt: int) -> float:
+        """Seconds to wait before repeat number ``attempt + 1`` of a refused read."""
+        # Exponential with jitter, so workers refused together do not return together.
+        ceiling = min(MAX_BACKOFF, self.backoff * 2**attempt)
+        return random.uniform(ceiling / 2, ceiling)
 
     @staticmethod
     def _may_repeat(exc: B24Error, idempotent: bool) -> bool:

@@ -128,7 +128,11 @@ def _in_threads(func: Callable[[T], Any], items: list[T]) -> list[Any]:
 
 
 def read_flows(client: RestClient, ids: list[int]) -> tuple[dict[int, dict], dict[int, B24Error]]:
-    """Raw flow objects the token may read, and the per-flow errors, in batches of 50."""
+    """Raw flow objects the token may read, and the per-flow errors, in batches of 50.
+
+    A batch can answer while some of its items were refused for the portal's limits
+    (``OPERATION_TIME_LIMIT``); those did not run, so they are read again after a pause.
+    """
 
     def read(chunk: list[int]):  # type: ignore[no-untyped-def]
         # Keys are not bare numbers: PHP would turn "1".."50" into a list.
@@ -136,12 +140,20 @@ def read_flows(client: RestClient, ids: list[int]) -> tuple[dict[int, dict], dic
 
     found: dict[int, dict] = {}
     errors: dict[int, B24Error] = {}
-    for batch in _in_threads(read, list(chunked(ids, BATCH_SIZE))):
-        for key, flow in batch.results.items():
-            if isinstance(flow, dict):
-                found[int(key[1:])] = flow
-        for key, error in batch.errors.items():
-            errors[int(key[1:])] = error
+    pending = ids
+    for attempt in range(client.max_retries + 1):
+        if attempt:
+            time.sleep(client.backoff_delay(attempt - 1))
+        for batch in _in_threads(read, list(chunked(pending, BATCH_SIZE))):
+            for key, flow in batch.results.items():
+                if isinstance(flow, dict):
+                    found[int(key[1:])] = flow
+                    errors.pop(int(key[1:]), None)
+            for key, error in batch.errors.items():
+                errors[int(key[1:])] = error
+        pending = [flow_id for flow_id, error in errors.items() if error.retryable]
+        if not pending:
+            break
     return found, errors
 
 

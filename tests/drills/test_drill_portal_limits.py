@@ -78,3 +78,17 @@ def test_activate_refused_inside_the_batch_is_not_repeated(drill_app: Flask, san
     assert sandbox.rejected("OPERATION_TIME_LIMIT") == 1
     assert sandbox.calls(ACTIVATE) == 0
     assert payload["active"] is sandbox.flow(FLOW).active is True
+
+
+def test_read_items_refused_inside_the_batch_are_read_again(drill_app: Flask, sandbox: SandboxServer):
+    """``OPERATION_TIME_LIMIT`` per item: the batch answers, some flows in it were refused."""
+    client = drill_app.test_client()
+    page = open_page(client, sandbox, USER)
+    sandbox.reset_counters()
+    sandbox.settings.operation_time_limit = {GET: 2}
+
+    answer = client.get("/api/flows", headers=page.headers())
+
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert sandbox.rejected("OPERATION_TIME_LIMIT") == 2
+    assert {flow["id"] for flow in answer.get_json()["flows"]} == set(SEEDED_FLOWS)

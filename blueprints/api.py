@@ -13,6 +13,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 
+from b24.client import RestClient
 from b24.errors import (
     AccessDenied,
     AuthServerUnavailable,
@@ -33,6 +34,7 @@ from b24.errors import (
 )
 from core.i18n import use_portal_language
 from oauth import AUTH_SERVER_DOWN
+from oauth.tokens import rest_client_for
 from services import discovery, flows, frame_session
 from services.frame_session import FrameSession, SessionInvalid
 
@@ -117,9 +119,8 @@ def session() -> FrameSession:
     return g.frame_session
 
 
-def user_client():  # type: ignore[no-untyped-def]
-    from oauth.tokens import rest_client_for
-
+def user_client() -> RestClient:
+    """The REST API as the user of this frame session, with their own token."""
     return rest_client_for(session().member_id, session().user_id)
 
 

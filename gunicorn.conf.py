@@ -23,6 +23,9 @@ errorlog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
 # Forwarded headers are applied inside the app by ProxyFix (PROXY_COUNT), not here.
 forwarded_allow_ips = "127.0.0.1"
+# The control socket has one default path per user: two instances on a machine (app
+# servers, tests, benchmarks) would fight over it, and nothing here uses it.
+control_socket_disable = True
 
 
 def on_starting(server):

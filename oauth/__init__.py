@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import requests
 from flask import Flask, Response, current_app
 from flask_babel import gettext, lazy_gettext
 
@@ -42,7 +41,6 @@ def init_app(app: Flask) -> None:
         store=TokenStore(redis_client, TokenCipher.from_config(config)),
         verifier=TokenVerifier(
             redis_client,
-            requests.Session(),
             client_id=config["B24_CLIENT_ID"],
             servers=config["B24_OAUTH_SERVERS"],
             allow_http=config["B24_ALLOW_HTTP"],

@@ -51,7 +51,7 @@ class OAuthClient:
     def session(
         self, token: TokenDict | None = None, update_token: Callable[..., None] | None = None
     ) -> OAuth2Session:
-        return OAuth2Session(
+        session = OAuth2Session(
             client_id=self.client_id,
             client_secret=self.client_secret,
             token_endpoint_auth_method="client_secret_post",  # noqa: S106 - a method name
@@ -59,6 +59,9 @@ class OAuthClient:
             update_token=update_token,
             default_timeout=self.timeout,
         )
+        # A redirect answer is an error, never followed: a 307 would re-POST the client secret.
+        session.max_redirects = 0
+        return session
 
     def authorization_url(self, portal_origin: str, state: str) -> str:
         # Bitrix24 takes redirect_uri and scope from the app card: only client_id and state.

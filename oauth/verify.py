@@ -22,6 +22,7 @@ import requests
 from flask_babel import lazy_gettext
 
 from b24.errors import AuthServerUnavailable, error_from_payload
+from b24.http import get_session
 from core.errors import AppError
 from oauth.store import BadMemberId, portal_key
 
@@ -75,7 +76,6 @@ class TokenVerifier:
     def __init__(
         self,
         redis_client: redis.Redis,
-        session: requests.Session,
         *,
         client_id: str,
         servers: Sequence[str],
@@ -84,7 +84,6 @@ class TokenVerifier:
         timeout: float,
     ) -> None:
         self.redis = redis_client
-        self.session = session
         self.client_id = client_id
         self.servers = tuple(servers)
         self.allow_http = allow_http
@@ -135,8 +134,12 @@ class TokenVerifier:
     def app_info(self, server: str, access_token: str) -> Verified:
         """Ask ``server`` whose token this is. The token goes in the POST body, never the URL."""
         try:
-            response = self.session.post(
-                f"{server}/rest/app.info", data={"auth": access_token}, timeout=self.timeout
+            # No redirects: a 307 would carry the token in the body to wherever it points.
+            response = get_session().post(
+                f"{server}/rest/app.info",
+                data={"auth": access_token},
+                timeout=self.timeout,
+                allow_redirects=False,
             )
         except requests.RequestException as exc:
             raise AuthServerUnavailable("CONNECTION_ERROR", type(exc).__name__) from None

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
+import oauth
+from app import create_app
 from b24.errors import AuthServerUnavailable, B24Error, InvalidClient, InvalidGrant, NotInstalled, WrongClient
 from oauth.client import OAuthClient
 from sandbox import data
-from tests.install.live import CLIENT_ID, CLIENT_SECRET
+from tests.install.live import CLIENT_ID, CLIENT_SECRET, Attacker
 
 
-def _refresh(sandbox: Any, client: OAuthClient, refresh_token: str) -> dict:
+def _refresh(sandbox: Any, client: OAuthClient, refresh_token: str, server: str = "") -> dict:
     stored: list[dict] = []
     grant = client.refresh(
-        sandbox.auth_url,
+        server or sandbox.auth_url,
         {"access_token": "x", "refresh_token": refresh_token, "token_type": "Bearer"},
         lambda token, refresh_token=None: stored.append(dict(token)),
     )
@@ -66,3 +70,38 @@ def test_an_authorization_server_outage_is_one_typed_error(live_app: Any, sandbo
     assert isinstance(down.value, B24Error)
     sandbox.settings.auth_fault = None
     assert _refresh(sandbox, OAuthClient(CLIENT_ID, CLIENT_SECRET, timeout=3), pair["refresh_token"])
+
+
+def test_a_redirecting_authorization_server_gets_no_secret_through(
+    sandbox_config: dict, sandbox: Any, attacker: Attacker
+):
+    """An allow-listed server answering 307 (re-POST elsewhere) must not forward token or secret."""
+
+    class Redirect(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.send_response(307)
+            self.send_header("Location", f"{attacker.url}{self.path}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    origin = f"http://127.0.0.1:{server.server_port}"
+    try:
+        app = create_app({**sandbox_config, "B24_OAUTH_SERVERS": [origin]})
+        with app.app_context(), pytest.raises(AuthServerUnavailable):
+            oauth.verifier().verify(
+                "a" * 70,
+                member_id=sandbox.member_id,
+                domain=sandbox.domain,
+                server_endpoint=f"{origin}/rest/",
+            )
+        with pytest.raises(AuthServerUnavailable):
+            _refresh(sandbox, OAuthClient(CLIENT_ID, CLIENT_SECRET, timeout=3), "r" * 70, origin)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert attacker.requests == []

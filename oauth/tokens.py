@@ -78,6 +78,19 @@ def keep_tokens(verified: Verified, grant: Mapping[str, Any]) -> bool:
     return oauth.store().put_user_if_newer(verified.member_id, verified.user_id, token)
 
 
+class EventToken:
+    """The token an event carries: used for a check or two, never stored or refreshed here."""
+
+    def __init__(self, access_token: str) -> None:
+        self._access_token = access_token
+
+    def access_token(self) -> str:
+        return self._access_token
+
+    def refresh(self, stale_access_token: str) -> str:
+        raise InvalidToken("expired_token", "an event's token is not refreshed")
+
+
 class UserTokens:
     """The ``TokenSource`` of one (portal, user)."""
 

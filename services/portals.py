@@ -2,8 +2,11 @@
 
 Bitrix24 delivers events once, without retries, and anyone can POST to ``/events``,
 so nothing in an event is trusted until it is proven: events that carry tokens are
-checked with ``app.info``; ``ONAPPUNINSTALL`` carries none and is accepted only with
-the ``application_token`` the install event gave us (constant-time compare).
+checked with ``app.info`` and must come from a portal administrator; ``ONAPPUNINSTALL``
+carries none and is accepted only with the ``application_token`` the install event gave
+us (constant-time compare) and only once the authorization server no longer confirms
+the app on the portal: every portal user sees ``APPLICATION_TOKEN`` in the frame POST,
+so the token alone cannot prove that the app was removed.
 """
 
 from __future__ import annotations
@@ -16,11 +19,11 @@ from dataclasses import replace
 from flask_babel import gettext
 
 from b24.client import RestClient
-from b24.errors import AuthServerUnavailable, InvalidToken
+from b24.errors import AuthServerUnavailable, B24Error, InvalidToken
 from core.errors import AppError
 from oauth import store, verifier
 from oauth.store import STATUS_ACTIVE, STATUS_DELETED, STATUS_NEW, BadMemberId, Portal
-from oauth.tokens import keep_tokens, rest_client_for, user_tokens
+from oauth.tokens import EventToken, keep_tokens, rest_client_for, user_tokens
 from oauth.verify import VerificationFailed
 from services import discovery
 from services.frame_auth import FrameContext
@@ -179,6 +182,13 @@ def app_installed(auth: Mapping[str, str], *, update: bool) -> str:
     application_token = auth.get("application_token", "")
     if not application_token:
         raise VerificationFailed("install event without application_token")
+    # Any user of the portal holds a token app.info confirms; only an administrator
+    # installs or updates the app (and so may set the application_token).
+    event_client = RestClient(
+        verified.client_endpoint, EventToken(auth["access_token"]), timeout=verifier().timeout
+    )
+    if not is_admin(event_client):
+        raise VerificationFailed("install event from a user who is not a portal administrator")
 
     repeated = False
 
@@ -223,6 +233,23 @@ def uninstall(member_id: str, application_token: str) -> int:
         or not same_secret(portal.application_token, application_token)
     ):
         raise VerificationFailed("application_token does not match")
+    if still_installed(portal):
+        raise VerificationFailed("the authorization server still confirms the app on this portal")
     deleted = store().delete_portal(member_id)
     log.info("Portal %s uninstalled: %d keys deleted", member_id, deleted)
     return deleted
+
+
+def still_installed(portal: Portal) -> bool:
+    """Whether the authorization server still confirms the app on ``portal`` (a forged uninstall).
+
+    Bitrix24 revokes the app's tokens before it sends ``ONAPPUNINSTALL``, so any answer
+    but a confirmation (a refused token, no stored token, an outage) counts as removed.
+    """
+    if not portal.installer_user_id:
+        return False
+    try:
+        token = user_tokens(portal.member_id, portal.installer_user_id).access_token()
+        return verifier().app_info(portal.server, token).installed
+    except (B24Error, VerificationFailed):
+        return False

@@ -124,3 +124,41 @@ def test_install_event_whose_token_app_info_does_not_confirm_changes_nothing(
         assert answer.status_code == 403, pairs
     assert redis_dump(redis_db) == before
     assert attacker.requests == []
+
+
+def test_install_events_from_a_user_who_is_not_an_admin_change_nothing(
+    installed_portal: Any, live_app: LiveApp, redis_db: redis.Redis
+):
+    # A team member's token is real and app.info confirms it: only the admin check stops it.
+    member = installed_portal.issue_tokens(data.MEMBER)
+
+    def dump() -> dict[str, Any]:
+        # The token is real, so its app.info answer may be cached; nothing else may change.
+        return {key: value for key, value in redis_dump(redis_db).items() if ":verified:" not in key}
+
+    before = dump()
+    for event in ("ONAPPINSTALL", "ONAPPUPDATE"):
+        pairs = _event(
+            installed_portal,
+            event,
+            access_token=member["access_token"],
+            refresh_token=member["refresh_token"],
+            application_token="a" * 32,
+        )
+        answer = requests.post(f"{live_app.url}/events", data=pairs, timeout=10)
+        assert answer.status_code == 403, event
+    assert dump() == before
+
+
+def test_uninstall_with_the_right_token_is_refused_while_the_app_is_installed(
+    installed_portal: Any, live_app: LiveApp, redis_db: redis.Redis
+):
+    # Every portal user sees APPLICATION_TOKEN in the frame POST; the authorization
+    # server, which still confirms the app, decides.
+    before = redis_dump(redis_db)
+    pairs = _event(installed_portal, "ONAPPUNINSTALL")
+    answer = requests.post(f"{live_app.url}/events", data=pairs, timeout=10)
+    assert answer.status_code == 403
+    assert redis_dump(redis_db) == before
+    assert [d.status for d in installed_portal.uninstall()] == [200]
+    assert not [key for key in redis_db.scan_iter(f"fs:{{{installed_portal.member_id}}}:*")]

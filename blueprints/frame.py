@@ -18,7 +18,7 @@ from b24.errors import B24Error
 from blueprints.api import kind_of
 from core.i18n import use_portal_language
 from oauth.tokens import rest_client_for
-from services import discovery, flows, frame_session
+from services import discovery, flows, frame_session, portals
 from services.frame_auth import FrameContext, accept_frame_post
 
 bp = Blueprint("frame", __name__)
@@ -100,6 +100,8 @@ def render_flows_page(ctx: FrameContext) -> Response:
             is_admin=page.is_admin,
         )
     )
+    if page.is_admin:
+        portals.adopt_if_orphaned(ctx.member_id, ctx.user_id)
     # Off the hot path: at most a Redis read here; the scan itself runs in a thread.
     discovery.refresh_if_stale(ctx.member_id, ctx.user_id if page.is_admin else None)
     data: dict[str, Any] = {

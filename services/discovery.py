@@ -100,8 +100,27 @@ def scan_ids(client: RestClient, *, start_hi: int, margin: int, limit: int) -> t
     return found, probed
 
 
-def run(client: RestClient, r: redis.Redis, member_id: str) -> Report:
-    """One discovery pass with ``client``'s token; adds what it finds to the known set."""
+# Record a run's findings only while its lock is still ours: an uninstall deletes every
+# key of the portal (the lock too), and a run that outlived it must not bring any back.
+_RECORD = """
+if ARGV[1] ~= '' and redis.call('get', KEYS[1]) ~= ARGV[1] then
+    return -1
+end
+local added = 0
+for i = 5, #ARGV, 1000 do
+    added = added + redis.call('sadd', KEYS[2], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
+redis.call('hset', KEYS[3], 'finished_at', ARGV[2], 'scanned_to', ARGV[3], 'found', ARGV[4])
+return added
+"""
+
+
+def run(client: RestClient, r: redis.Redis, member_id: str, *, lock_owner: str = "") -> Report:
+    """One discovery pass with ``client``'s token; adds what it finds to the known set.
+
+    With ``lock_owner``, the findings are written only if that owner still holds the
+    portal's discovery lock (else the portal was uninstalled meanwhile: ``added`` is -1).
+    """
     config = current_app.config
     known = set(flows.known_ids(r, member_id))
     from_tasks = ids_from_tasks(client, config["DISCOVERY_TASK_PAGES"])
@@ -112,13 +131,11 @@ def run(client: RestClient, r: redis.Redis, member_id: str) -> Report:
         limit=config["DISCOVERY_SCAN_LIMIT"],
     )
     found = from_tasks | scanned
-    added = flows.remember(r, member_id, found)
-    report = Report(from_tasks=len(from_tasks), scanned_to=scanned_to, found=len(found), added=added)
-    r.hset(
-        meta_key(member_id),
-        mapping={"finished_at": int(time.time()), "scanned_to": scanned_to, "found": len(found)},
+    keys = (lock_key(member_id), flows.flows_key(member_id), meta_key(member_id))
+    added = r.eval(
+        _RECORD, len(keys), *keys, lock_owner, int(time.time()), scanned_to, len(found), *sorted(found)
     )
-    return report
+    return Report(from_tasks=len(from_tasks), scanned_to=scanned_to, found=len(found), added=int(added))
 
 
 def _client_for(member_id: str, user_id: int | None) -> RestClient:
@@ -133,7 +150,9 @@ def _client_for(member_id: str, user_id: int | None) -> RestClient:
 def _run_in_background(app: Flask, lock: RedisLock, owner: str, member_id: str, user_id: int | None) -> None:
     with app.app_context():
         try:
-            report = run(_client_for(member_id, user_id), app.extensions["redis"], member_id)
+            report = run(
+                _client_for(member_id, user_id), app.extensions["redis"], member_id, lock_owner=owner
+            )
             log.info("Discovery for %s: %s", member_id, report)
         except Exception:
             log.exception("Discovery for %s failed", member_id)

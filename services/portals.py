@@ -129,6 +129,17 @@ def portal_tokens_alive(member_id: str) -> bool:
     return True
 
 
+def adopt_if_orphaned(member_id: str, user_id: int) -> bool:
+    """When an admin opens the app and the portal-level tokens are dead, make theirs the new ones.
+
+    Background work (discovery) then goes on without asking anyone to reconnect.
+    """
+    portal = store().get_portal(member_id)
+    if portal is None or portal.installer_user_id == user_id:
+        return False
+    return reconnect(member_id, user_id)
+
+
 def reconnect(member_id: str, user_id: int) -> bool:
     """Make ``user_id``'s fresh tokens the portal-level ones if those are dead and the user is an admin."""
     if portal_tokens_alive(member_id) or not is_admin(rest_client_for(member_id, user_id)):

@@ -8,6 +8,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 import oauth
+from oauth.lock import RedisLock
 from oauth.store import STATUS_ACTIVE, Portal
 from oauth.tokens import rest_client_for
 from sandbox import data
@@ -36,6 +37,21 @@ def test_discovery_finds_flows_from_tasks_and_from_the_id_scan(
     assert report.scanned_to == 6 + empty_list.config["DISCOVERY_SCAN_MARGIN"]
     # One batch of task pages, then 50 ids per batch.
     assert sandbox.rest_requests == 1 + -(-report.scanned_to // 50)
+
+
+def test_a_run_that_outlives_an_uninstall_writes_nothing(
+    empty_list: Flask, sandbox: SandboxServer, redis_db: redis.Redis
+) -> None:
+    open_page(empty_list.test_client(), sandbox, data.ADMIN)
+    with empty_list.app_context():
+        owner = RedisLock(redis_db, discovery.lock_key(sandbox.member_id), 60_000).acquire()
+        # ONAPPUNINSTALL deletes every key of the portal, the lock among them, mid-run.
+        redis_db.delete(discovery.lock_key(sandbox.member_id), discovery.meta_key(sandbox.member_id))
+        report = discovery.run(
+            rest_client_for(sandbox.member_id, data.ADMIN), redis_db, sandbox.member_id, lock_owner=owner
+        )
+    assert report.found == 6 and report.added == -1
+    assert not redis_db.exists(flows.flows_key(sandbox.member_id), discovery.meta_key(sandbox.member_id))
 
 
 def test_the_id_scan_grows_while_flows_turn_up_but_stays_bounded(

@@ -44,13 +44,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "names",
         nargs="*",
-        choices=[[], *BENCHMARKS],
         metavar="NAME",
         help=f"benchmarks to run (default: all): {', '.join(BENCHMARKS)}",
     )
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
-    parser.add_argument("--latency", type=float, default=100.0, help="added ms per portal call (default 100)")
+    parser.add_argument(
+        "--latency", type=float, default=100.0, metavar="MS", help="added ms per portal call (default 100)"
+    )
     args = parser.parse_args(argv)
+    unknown = [name for name in args.names if name not in BENCHMARKS]
+    if unknown:
+        parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
     with tempfile.TemporaryDirectory(prefix="flow-switch-bench-") as workdir:
         options = Options(latency=args.latency / 1000, quick=args.quick, workdir=Path(workdir))
         figures = run_benchmarks(args.names, options)

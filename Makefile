@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint bench bench-deps system-deps
+.PHONY: run test lint bench system-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,26 +21,22 @@ $(VENV)/.test: requirements.txt requirements-test.txt | $(BIN)/python
 run: $(VENV)/.runtime
 	$(BIN)/python -m sandbox.launch
 
-## system-deps: Redis and Chromium from the system package manager, when absent
+## system-deps: Redis, Chromium and wrk (the benchmarks' load generator) from the
+## system package manager, when absent; never a browser download
 system-deps:
-	@if ! command -v redis-server >/dev/null || ! [ -x /usr/bin/chromium ]; then \
+	@if ! command -v redis-server >/dev/null || ! [ -x /usr/bin/chromium ] || ! command -v wrk >/dev/null; then \
 	  $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server chromium; \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server chromium wrk; \
 	fi
 
 ## test: everything the tests need, then lint and the whole suite
-test: system-deps bench-deps $(VENV)/.test
+test: system-deps $(VENV)/.test
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.test
 	$(BIN)/ruff check .
 
-## bench-deps: wrk (the load generator of the throughput benchmark), when absent
-bench-deps:
-	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk; }
-
 ## bench: the benchmarks in bench/, printing a table (not part of `make test`)
-bench: system-deps bench-deps $(VENV)/.test
+bench: system-deps $(VENV)/.test
 	$(BIN)/python -m bench

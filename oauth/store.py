@@ -113,7 +113,8 @@ class TokenStore:
         ``change`` gets the current record (or ``None``) and returns the new one, or
         ``None`` to leave it alone; it may run more than once.
         """
-        with self.redis.pipeline() as pipe:
+        # transaction=True: Redis Cluster's pipeline only allows WATCH inside a transaction.
+        with self.redis.pipeline(transaction=True) as pipe:
             while True:
                 try:
                     pipe.watch(key)

@@ -12,7 +12,7 @@ import redis
 from app import create_app
 from core.redis_server import RedisServer
 
-pytest_plugins = ["sandbox.testing", "tests.gunicorn_app", "tests.install.live"]
+pytest_plugins = ["sandbox.testing", "tests.gunicorn_app", "tests.install.live", "tests.redis_topologies"]
 
 
 @pytest.fixture(scope="session")

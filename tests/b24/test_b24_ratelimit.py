@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -10,12 +9,13 @@ from collections.abc import Iterator
 import pytest
 import redis
 from redis.backoff import NoBackoff
-from redis.cluster import ClusterNode, RedisCluster
+from redis.cluster import RedisCluster
 from redis.retry import Retry
 
 from b24.errors import RateLimited
 from b24.ratelimit import PortalRateLimiter
-from core.redis_server import RedisServer, free_port
+from core.redis_client import connect
+from core.redis_server import free_port
 
 BURST, RATE = 5, 20.0  # a slot every 50 ms keeps the tests quick
 
@@ -94,48 +94,11 @@ def test_redis_down_lets_requests_through():
     assert PortalRateLimiter(dead, "m4", burst=1, rate=1.0, margin=0).acquire(timeout=0) == 0.0
 
 
-def cluster_port() -> int:
-    """A free port whose cluster bus port (+10000) is valid and free too."""
-    while True:
-        port = free_port()
-        if port <= 55535 and _is_free(port + 10000):
-            return port
-
-
-def _is_free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory) -> Iterator[RedisCluster]:
-    """Three masters, each owning a third of the slots."""
-    servers = []
-    for index in range(3):
-        directory = tmp_path_factory.mktemp(f"cluster{index}")
-        args = ["--cluster-enabled", "yes", "--cluster-config-file", str(directory / "nodes.conf")]
-        servers.append(RedisServer(directory, port=cluster_port(), persistent=False, extra_args=args).start())
-    try:
-        nodes = [redis.Redis(port=server.port) for server in servers]
-        for node, (low, high) in zip(nodes, [(0, 5460), (5461, 10922), (10923, 16383)], strict=True):
-            node.execute_command("CLUSTER ADDSLOTSRANGE", low, high)
-            node.execute_command("CLUSTER MEET", "127.0.0.1", servers[0].port)
-        deadline = time.monotonic() + 10
-        while not all(n.cluster("info")["cluster_state"] == "ok" for n in nodes):
-            assert time.monotonic() < deadline, "the test cluster did not form"
-            time.sleep(0.05)
-        client = RedisCluster(
-            startup_nodes=[ClusterNode("127.0.0.1", servers[0].port)], decode_responses=True
-        )
-        yield client
-        client.close()
-    finally:
-        for server in servers:
-            server.stop()
+def cluster(redis_cluster_url: str) -> Iterator[RedisCluster]:
+    client = connect(redis_cluster_url)
+    yield client
+    client.close()
 
 
 def test_works_on_redis_cluster(cluster):

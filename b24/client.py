@@ -182,11 +182,15 @@ class RestClient:
         session: requests.Session | None = None,
         max_retries: int = 3,
         backoff: float = 0.5,
+        rate_wait: float | None = None,
     ) -> None:
         self.client_endpoint = validate_endpoint(client_endpoint)
         self.tokens = tokens
         self.limiter = limiter
         self.timeout = timeout
+        # The longest wait for a slot in the portal's budget before answering RateLimited
+        # (a user waiting on the answer should hear "busy" soon); default: ``timeout``.
+        self.rate_wait = timeout if rate_wait is None else rate_wait
         self.session = session
         self.max_retries = max_retries
         self.backoff = backoff
@@ -231,7 +235,7 @@ class RestClient:
         attempt = 0
         while True:
             if self.limiter is not None:
-                self.limiter.acquire(self.timeout)  # its RateLimited is final: it already waited
+                self.limiter.acquire(self.rate_wait)  # its RateLimited is final: it already waited
             try:
                 return parse(self._send(method, body, token))
             except ExpiredToken:

@@ -1,7 +1,8 @@
 """6. Connections: TCP connections the app opens to the portal per 100 REST calls in one worker.
 
-One gunicorn worker serves list requests from four clients at once; the sandbox counts
-the connections its portal server accepts and the REST requests it answers.
+One gunicorn worker serves list requests (``?fresh=1``: read from the portal, not the
+cache) from four clients at once; the sandbox counts the connections its portal server
+accepts and the REST requests it answers.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ MOST = 4  # one per request in flight at once
 def _lists(stack: Stack, frame: Frame, count: int) -> None:
     with requests.Session() as http:
         for _ in range(count):
-            http.get(stack.api("/flows"), headers=frame.headers, timeout=30).raise_for_status()
+            http.get(stack.api("/flows?fresh=1"), headers=frame.headers, timeout=30).raise_for_status()
 
 
 def run(options: Options) -> list[Figure]:

@@ -146,15 +146,17 @@ def flow_busy(error: flows.FlowBusy) -> ResponseReturnValue:
 
 @bp.get("/flows")
 def list_flows() -> ResponseReturnValue:
-    page = flows.load_page(
-        user_client(),
-        current_app.extensions["redis"],
-        session().member_id,
-        session().user_id,
-        session().portal_origin,
-    )
+    """The user's flows: from the short cache when it holds them all, else from Bitrix24 (``?fresh=1``)."""
+    r = current_app.extensions["redis"]
+    args = (r, session().member_id, session().user_id, session().portal_origin)
+    page = None if request.args.get("fresh") else flows.cached_page(*args)
+    if page is None:
+        page = flows.load_page(user_client(), *args)
     return jsonify(
-        flows=[flow.as_json() for flow in page.flows], discovering=discovery.is_running(session().member_id)
+        flows=[flow.as_json() for flow in page.flows],
+        discovering=discovery.is_running(session().member_id),
+        cached=page.cached,
+        cached_at=round(page.read_at, 3),
     )
 
 

@@ -26,6 +26,8 @@ DEFAULTS: dict[str, Any] = {
     "B24_JS_SDK_URL": "//api.bitrix24.com/api/v1/",
     "B24_HTTP_TIMEOUT": 15.0,
     "B24_RATE_LIMIT": "50/2",
+    # how long a request a user waits on may wait for the portal's budget before "busy"
+    "B24_RATE_WAIT": 3.0,
     "REDIS_URL": "",
     "INSTANCE_DIR": "",
     "PROXY_COUNT": 0,
@@ -33,6 +35,9 @@ DEFAULTS: dict[str, Any] = {
     "LOG_LEVEL": "INFO",
     "FRAME_SESSION_TTL": 3600,
     "VERIFY_CACHE_TTL": 300,
+    # the list cache (services/flow_cache.py), seconds; FLOW_CACHE_TTL=0 turns it off
+    "FLOW_CACHE_TTL": 30.0,
+    "VISIBILITY_CACHE_TTL": 120.0,
     # flows page: how long a switch waits for another switch of the same flow
     "SWITCH_LOCK_WAIT": 10.0,
     # flow discovery (services/discovery.py)
@@ -66,7 +71,13 @@ _INT_KEYS = {
     "DISCOVERY_STALE_SECONDS",
     "DISCOVERY_LOCK_SECONDS",
 }
-_FLOAT_KEYS = {"B24_HTTP_TIMEOUT", "SWITCH_LOCK_WAIT"}
+_FLOAT_KEYS = {
+    "B24_HTTP_TIMEOUT",
+    "B24_RATE_WAIT",
+    "SWITCH_LOCK_WAIT",
+    "FLOW_CACHE_TTL",
+    "VISIBILITY_CACHE_TTL",
+}
 
 
 class ConfigError(ValueError):

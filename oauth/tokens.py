@@ -231,8 +231,11 @@ def user_tokens(member_id: str, user_id: int) -> UserTokens:
     )
 
 
-def rest_client_for(member_id: str, user_id: int) -> RestClient:
+def rest_client_for(member_id: str, user_id: int, *, interactive: bool = True) -> RestClient:
     """The one way services get a portal's REST API, acting as ``user_id`` with their own token.
+
+    ``interactive``: a user waits for the answer, so a spent portal budget is waited out
+    for at most ``B24_RATE_WAIT`` seconds (then ``RateLimited``); else up to ``B24_HTTP_TIMEOUT``.
 
     Raises ``InvalidToken`` when the user has no stored tokens (they open the app again)
     and ``NotInstalled`` when the portal is known to have removed the app.
@@ -248,4 +251,5 @@ def rest_client_for(member_id: str, user_id: int) -> RestClient:
         tokens.stored().client_endpoint,
         limiter=PortalRateLimiter(tokens.store.redis, member_id, burst, rate),
         timeout=float(config["B24_HTTP_TIMEOUT"]),
+        rate_wait=float(config["B24_RATE_WAIT" if interactive else "B24_HTTP_TIMEOUT"]),
     )

@@ -29,7 +29,8 @@ import oauth
 from oauth.lock import RedisLock
 from oauth.store import portal_key
 from oauth.tokens import rest_client_for
-from services import flows
+from services import flow_cache, flows
+from services.flow_cache import GENERATION, meta_key
 
 if TYPE_CHECKING:
     from b24.client import RestClient
@@ -40,10 +41,6 @@ TASK_PAGE = 50
 # Bitrix24 batches hold 50 commands; a scan window of several batches runs in parallel.
 SCAN_WINDOW = 4 * flows.BATCH_SIZE
 _REF_ID_PARAMS = ("ID", "ID_from", "flowId", "FLOW_ID", "flow_id")
-
-
-def meta_key(member_id: str) -> str:
-    return portal_key(member_id, "flows", "meta")
 
 
 def lock_key(member_id: str) -> str:
@@ -107,10 +104,13 @@ if ARGV[1] ~= '' and redis.call('get', KEYS[1]) ~= ARGV[1] then
     return -1
 end
 local added = 0
-for i = 5, #ARGV, 1000 do
+for i = 6, #ARGV, 1000 do
     added = added + redis.call('sadd', KEYS[2], unpack(ARGV, i, math.min(i + 999, #ARGV)))
 end
 redis.call('hset', KEYS[3], 'finished_at', ARGV[2], 'scanned_to', ARGV[3], 'found', ARGV[4])
+if added > 0 then
+    redis.call('hincrby', KEYS[3], ARGV[5], 1)
+end
 return added
 """
 
@@ -133,7 +133,15 @@ def run(client: RestClient, r: redis.Redis, member_id: str, *, lock_owner: str =
     found = from_tasks | scanned
     keys = (lock_key(member_id), flows.flows_key(member_id), meta_key(member_id))
     added = r.eval(
-        _RECORD, len(keys), *keys, lock_owner, int(time.time()), scanned_to, len(found), *sorted(found)
+        _RECORD,
+        len(keys),
+        *keys,
+        lock_owner,
+        int(time.time()),
+        scanned_to,
+        len(found),
+        GENERATION,
+        *sorted(found),
     )
     return Report(from_tasks=len(from_tasks), scanned_to=scanned_to, found=len(found), added=int(added))
 
@@ -144,7 +152,8 @@ def _client_for(member_id: str, user_id: int | None) -> RestClient:
         if portal is None or not portal.installer_user_id:
             raise LookupError(f"portal {member_id} has no installer to run discovery as")
         user_id = int(portal.installer_user_id)
-    return rest_client_for(member_id, user_id)
+    # Nobody waits for a run: it may wait out the portal's budget like any slow call.
+    return rest_client_for(member_id, user_id, interactive=False)
 
 
 def _run_in_background(app: Flask, lock: RedisLock, owner: str, member_id: str, user_id: int | None) -> None:
@@ -218,6 +227,8 @@ def parse_flow_ref(ref: str, portal_domain: str) -> int:
 def add_by_ref(client: RestClient, r: redis.Redis, member_id: str, portal_domain: str, ref: str) -> dict:
     """Read the referenced flow with the user's token, then remember its id; the raw flow."""
     flow_id = parse_flow_ref(ref, portal_domain)
+    read_at = time.time()
     raw = flows.read_flow(client, flow_id)
+    flow_cache.store_flows(r, member_id, [raw], read_at)
     flows.remember(r, member_id, [flow_id])
     return raw

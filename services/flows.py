@@ -19,9 +19,10 @@ import redis
 from flask import current_app, has_app_context
 
 from b24.client import chunked
-from b24.errors import AuthError, B24Error, FlowNotFound, OperationTimeLimit, RateLimited
+from b24.errors import AuthError, B24Error, FlowAccessDenied, FlowNotFound, OperationTimeLimit, RateLimited
 from oauth.lock import RedisLock
 from oauth.store import portal_key
+from services import flow_cache
 
 if TYPE_CHECKING:
     from b24.client import RestClient
@@ -85,6 +86,8 @@ class Flow:
 class FlowPage:
     flows: list[Flow]
     is_admin: bool
+    read_at: float = 0.0  # when the oldest part of it was read from Bitrix24 (epoch seconds)
+    cached: bool = False
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,17 @@ def known_ids(r: redis.Redis, member_id: str) -> list[int]:
 def remember(r: redis.Redis, member_id: str, ids: Iterable[int]) -> int:
     """Add flow ids to the portal's known set; returns how many were new."""
     ids = [int(flow_id) for flow_id in ids]
-    return r.sadd(flows_key(member_id), *ids) if ids else 0
+    added = r.sadd(flows_key(member_id), *ids) if ids else 0
+    if added:
+        flow_cache.known_set_changed(r, member_id)
+    return added
+
+
+def forget(r: redis.Redis, member_id: str, ids: Iterable[int]) -> None:
+    """Drop flow ids that Bitrix24 says no longer exist from the known set."""
+    ids = [int(flow_id) for flow_id in ids]
+    if ids and r.srem(flows_key(member_id), *ids):
+        flow_cache.known_set_changed(r, member_id)
 
 
 def _in_threads(func: Callable[[T], Any], items: list[T]) -> list[Any]:
@@ -157,6 +170,13 @@ def read_flows(client: RestClient, ids: list[int]) -> tuple[dict[int, dict], dic
     return found, errors
 
 
+def _cached_names(r: redis.Redis, member_id: str, user_ids: set[int]) -> dict[int, str]:
+    """The display names of ``user_ids`` that are cached for the portal."""
+    ids = sorted(user_ids)
+    cached = zip(ids, r.hmget(users_key(member_id), ids), strict=True) if ids else ()
+    return {user_id: name for user_id, name in cached if name is not None}
+
+
 def _names_and_admin(
     client: RestClient, r: redis.Redis, member_id: str, user_ids: set[int]
 ) -> tuple[dict[int, str], bool]:
@@ -164,9 +184,8 @@ def _names_and_admin(
 
     Both travel in one ``batch``: the page pays one round trip for them.
     """
-    cached = dict(zip(user_ids, r.hmget(users_key(member_id), *user_ids), strict=True)) if user_ids else {}
-    names = {user_id: name for user_id, name in cached.items() if name is not None}
-    missing = sorted(user_id for user_id, name in cached.items() if name is None)
+    names = _cached_names(r, member_id, user_ids)
+    missing = sorted(user_ids - names.keys())
     commands: dict[str, tuple[str, dict]] = {"admin": ("user.admin", {})}
     for index, chunk in enumerate(chunked(missing, BATCH_SIZE)):
         commands[f"users{index}"] = ("user.get", {"FILTER": {"ID": chunk}})
@@ -209,16 +228,58 @@ def load_page(
     """Every known flow this user can read, with owner names, and the user's admin flag.
 
     Round trips: one ``batch`` per 50 known flows plus one for names and the admin flag.
+    Fills the cache that ``cached_page`` answers from.
     """
-    raw, errors = read_flows(client, known_ids(r, member_id))
-    gone = [flow_id for flow_id, error in errors.items() if isinstance(error, FlowNotFound)]
-    if gone:
-        r.srem(flows_key(member_id), *gone)
+    pipe = r.pipeline()  # the generation the ids belong to: a later change makes this read stale
+    pipe.hget(flow_cache.meta_key(member_id), flow_cache.GENERATION).smembers(flows_key(member_id))
+    generation, ids = pipe.execute()
+    read_at = time.time()
+    raw, errors = read_flows(client, sorted(int(flow_id) for flow_id in ids))
+    forget(r, member_id, [flow_id for flow_id, error in errors.items() if isinstance(error, FlowNotFound)])
     owners = {int(flow.get("ownerId") or 0) for flow in raw.values()} - {0}
     names, is_admin = _names_and_admin(client, r, member_id, owners)
-    flows = [_flow(item, user_id=user_id, portal_origin=portal_origin, names=names) for item in raw.values()]
+    flow_cache.store_flows(r, member_id, raw.values(), read_at)
+    # Only a read where every flow was either shown or refused tells what the user may see.
+    if all(isinstance(error, FlowAccessDenied) for error in errors.values()):
+        flow_cache.store_visible(
+            r, member_id, user_id, raw, generation=int(generation or 0), read_at=read_at, is_admin=is_admin
+        )
+    return _page(raw.values(), user_id, portal_origin, names, is_admin=is_admin, read_at=read_at)
+
+
+def cached_page(r: redis.Redis, member_id: str, user_id: int, portal_origin: str) -> FlowPage | None:
+    """The user's list from the cache (no portal request), or ``None`` when it must be read."""
+    cached = flow_cache.load(r, member_id, user_id)
+    if cached is None:
+        return None
+    owners = {int(flow.get("ownerId") or 0) for flow in cached.flows} - {0}
+    names = _cached_names(r, member_id, owners)
+    if owners - names.keys():
+        return None
+    return _page(
+        cached.flows,
+        user_id,
+        portal_origin,
+        names,
+        is_admin=cached.is_admin,
+        read_at=cached.read_at,
+        cached=True,
+    )
+
+
+def _page(
+    raws: Iterable[dict],
+    user_id: int,
+    portal_origin: str,
+    names: dict[int, str],
+    *,
+    is_admin: bool,
+    read_at: float,
+    cached: bool = False,
+) -> FlowPage:
+    flows = [_flow(item, user_id=user_id, portal_origin=portal_origin, names=names) for item in raws]
     flows.sort(key=lambda flow: (flow.name.casefold(), flow.id))
-    return FlowPage(flows=flows, is_admin=is_admin)
+    return FlowPage(flows=flows, is_admin=is_admin, read_at=read_at, cached=cached)
 
 
 def read_flow(client: RestClient, flow_id: int) -> dict:
@@ -246,10 +307,20 @@ def _did_not_run(error: B24Error) -> bool:
     )
 
 
-def _switch_locked(client: RestClient, flow_id: int, desired: bool) -> SwitchResult:
-    before = bool(read_flow(client, flow_id).get("active"))
+def _switch_locked(
+    client: RestClient, r: redis.Redis, member_id: str, flow_id: int, desired: bool
+) -> SwitchResult:
+    def read_active() -> bool:
+        # Every read goes to the shared cache: the next reload of every user shows it.
+        read_at = time.time()
+        raw = read_flow(client, flow_id)
+        flow_cache.store_flows(r, member_id, [raw], read_at)
+        return bool(raw.get("active"))
+
+    before = read_active()
     if before == desired:
         return SwitchResult(flow_id, before, changed=False)
+    read_at = time.time()
     try:
         # halt: if activate fails the re-read is skipped and `before` is still true.
         batch = client.batch(
@@ -262,14 +333,16 @@ def _switch_locked(client: RestClient, flow_id: int, desired: bool) -> SwitchRes
             return SwitchResult(flow_id, before, changed=False, error=exc)
         # Ambiguous (timeout, 5xx): the toggle may or may not have happened. Never
         # repeat it; look at what Bitrix24 says now.
-        after = bool(read_flow(client, flow_id).get("active"))
+        after = read_active()
         return SwitchResult(flow_id, after, changed=after != before, error=None if after == desired else exc)
     if "activate" in batch.errors:
         return SwitchResult(flow_id, before, changed=False, error=batch.errors["activate"])
     after_raw = batch.results.get("after")
-    if not isinstance(after_raw, dict):  # activate ran but the re-read failed: read again
-        after_raw = read_flow(client, flow_id)
-    after = bool(after_raw.get("active"))
+    if isinstance(after_raw, dict):
+        flow_cache.store_flows(r, member_id, [after_raw], read_at)
+        after = bool(after_raw.get("active"))
+    else:  # activate ran but the re-read failed: read again
+        after = read_active()
     return SwitchResult(flow_id, after, changed=after != before)
 
 
@@ -293,7 +366,7 @@ def set_active(
     if owner is None:
         raise FlowBusy(flow_id)
     try:
-        return _switch_locked(client, flow_id, desired)
+        return _switch_locked(client, r, member_id, flow_id, desired)
     finally:
         lock.release(owner)
 

@@ -36,7 +36,7 @@ def test_refresh_during_auth_outage_keeps_the_pair_and_recovers(
     sandbox.reset_counters()
 
     for _ in range(2):  # and again: a failed refresh leaves nothing behind that blocks the next
-        answer = client.get("/api/flows", headers=page.headers())
+        answer = client.get("/api/flows?fresh=1", headers=page.headers())
         payload = assert_clean_error(answer, 503, "auth_server_unavailable")
         assert "try again" in payload["message"].lower()
         assert answer.headers.get("Retry-After")
@@ -46,12 +46,12 @@ def test_refresh_during_auth_outage_keeps_the_pair_and_recovers(
     assert sandbox.refresh_grants == 0
 
     sandbox.settings.auth_fault = None
-    answer = client.get("/api/flows", headers=page.headers())
+    answer = client.get("/api/flows?fresh=1", headers=page.headers())
     assert answer.status_code == 200, answer.get_data(as_text=True)
     assert {flow["id"] for flow in answer.get_json()["flows"]} == set(SEEDED_FLOWS)
     assert sandbox.refresh_grants == 1
     after = stored_pair(drill_app, sandbox.member_id, USER)
     assert after is not None and after.refresh_token != pair_before.refresh_token
     # The pair the app kept is the live one: the portal accepts it.
-    assert client.get("/api/flows", headers=page.headers()).status_code == 200
+    assert client.get("/api/flows?fresh=1", headers=page.headers()).status_code == 200
     assert sandbox.refresh_grants == 1

@@ -30,7 +30,7 @@ def test_reads_back_off_and_succeed(drill_app: Flask, sandbox: SandboxServer, co
     sandbox.reset_counters()
     sandbox.inject_rest_errors(code, 2, methods=[GET])
 
-    answer = client.get("/api/flows", headers=page.headers())
+    answer = client.get("/api/flows?fresh=1", headers=page.headers())
 
     assert answer.status_code == 200, answer.get_data(as_text=True)
     assert {flow["id"] for flow in answer.get_json()["flows"]} == set(SEEDED_FLOWS)
@@ -87,7 +87,7 @@ def test_read_items_refused_inside_the_batch_are_read_again(drill_app: Flask, sa
     sandbox.reset_counters()
     sandbox.settings.operation_time_limit = {GET: 2}
 
-    answer = client.get("/api/flows", headers=page.headers())
+    answer = client.get("/api/flows?fresh=1", headers=page.headers())
 
     assert answer.status_code == 200, answer.get_data(as_text=True)
     assert sandbox.rejected("OPERATION_TIME_LIMIT") == 2

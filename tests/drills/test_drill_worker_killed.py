@@ -79,7 +79,7 @@ def request_on_own_socket(app_port: int, session: str) -> tuple[socket.socket, t
     """``GET /api/flows`` sent on a socket we know the port of; the answer is read in a thread."""
     sock = socket.create_connection(("127.0.0.1", app_port))
     sock.sendall(
-        f"GET /api/flows HTTP/1.1\r\nHost: 127.0.0.1\r\n{frame_session.HEADER}: {session}\r\n"
+        f"GET /api/flows?fresh=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n{frame_session.HEADER}: {session}\r\n"
         "Connection: close\r\n\r\n".encode()
     )
     received: list[bytes] = []
@@ -103,7 +103,7 @@ def test_worker_killed_while_refreshing(
     server = gunicorn_app(gunicorn_env(sandbox, SECRET_KEY), workers=2)
     install_at(sandbox, server.url, redis_db)
     frame = open_frame(sandbox, USER)
-    api = f"{server.url}/api/flows"
+    api = f"{server.url}/api/flows?fresh=1"
     app_port = int(server.url.rsplit(":", 1)[1])
     master = server.process.pid
     sandbox.settings.strict_rotation = strict

@@ -1,0 +1,138 @@
+"""A short cache of what Bitrix24 said about flows, so list reloads cost no portal request.
+
+Two kinds of entries, both under the portal's hash tag (uninstall deletes them):
+
+- ``fs:{M}:flow:<id>``: the last raw flow object Bitrix24 returned to anyone, shared by
+  every user of the portal (flows hold no secrets), ``FLOW_CACHE_TTL``. Each entry keeps
+  the time its read was sent; an older read never replaces a newer one, so a list read
+  that was in flight during a switch cannot bring back the state before it.
+- ``fs:{M}:visible:<U>``: the flow ids Bitrix24 let user U read in their last full read,
+  with the known-set generation it was read against, ``VISIBILITY_CACHE_TTL``. Rights
+  are still checked by Bitrix24 on every switch; this can only show a flow a little longer.
+
+A change of the known set (``fs:{M}:flows``) bumps the generation in ``fs:{M}:flows:meta``,
+which makes every visibility entry stale at once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import redis
+from flask import current_app
+
+from oauth.store import portal_key
+
+GENERATION = "gen"
+# The fields of a flow the page shows; the rest of Bitrix24's object is not kept.
+_FIELDS = ("id", "name", "description", "active", "efficiency", "ownerId", "creatorId")
+
+# KEYS: flow entries; ARGV[1]: TTL in ms, then one value per key ("<read_at> <json>").
+# A value replaces the stored one unless that one comes from a later read.
+_STORE = """
+local ttl = tonumber(ARGV[1])
+for i, key in ipairs(KEYS) do
+  local value = ARGV[i + 1]
+  local old = redis.call('GET', key)
+  if not old or tonumber(string.match(old, '^%S+')) <= tonumber(string.match(value, '^%S+')) then
+    redis.call('SET', key, value, 'PX', ttl)
+  end
+end
+return 0
+"""
+
+
+def flow_key(member_id: str, flow_id: int) -> str:
+    return portal_key(member_id, "flow", int(flow_id))
+
+
+def visible_key(member_id: str, user_id: int) -> str:
+    return portal_key(member_id, "visible", int(user_id))
+
+
+def meta_key(member_id: str) -> str:
+    """The known set's metadata: discovery state and the generation."""
+    return portal_key(member_id, "flows", "meta")
+
+
+def known_set_changed(r: redis.Redis | redis.client.Pipeline, member_id: str) -> None:
+    """Make every user's visibility entry stale (ids were added to or removed from the known set)."""
+    r.hincrby(meta_key(member_id), GENERATION, 1)
+
+
+def _ttl_ms(setting: str) -> int:
+    return int(float(current_app.config[setting]) * 1000)
+
+
+def enabled() -> bool:
+    """``FLOW_CACHE_TTL=0`` turns the cache off (every reload reads Bitrix24)."""
+    return _ttl_ms("FLOW_CACHE_TTL") > 0
+
+
+@dataclass(frozen=True)
+class Cached:
+    """A user's list as cached: raw flows in id order, and when the oldest part was read."""
+
+    flows: list[dict]
+    read_at: float
+    is_admin: bool
+
+
+def store_flows(r: redis.Redis, member_id: str, raws: Iterable[dict], read_at: float) -> None:
+    """Remember raw flows as read by a request sent at ``read_at`` (epoch seconds)."""
+    items = {
+        int(raw["id"]): f"{read_at:.6f} "
+        + json.dumps({k: raw[k] for k in _FIELDS if k in raw}, separators=(",", ":"))
+        for raw in raws
+        if "id" in raw
+    }
+    if items and enabled():
+        keys = [flow_key(member_id, flow_id) for flow_id in items]
+        r.eval(_STORE, len(keys), *keys, _ttl_ms("FLOW_CACHE_TTL"), *items.values())
+
+
+def store_visible(
+    r: redis.Redis,
+    member_id: str,
+    user_id: int,
+    ids: Iterable[int],
+    *,
+    generation: int,
+    read_at: float,
+    is_admin: bool,
+) -> None:
+    """Remember which flows the user could read at ``read_at``, against known-set ``generation``."""
+    if enabled():
+        value = json.dumps({"gen": generation, "at": read_at, "ids": sorted(ids), "admin": is_admin})
+        r.set(visible_key(member_id, user_id), value, px=_ttl_ms("VISIBILITY_CACHE_TTL"))
+
+
+def generation(r: redis.Redis, member_id: str) -> int:
+    return int(r.hget(meta_key(member_id), GENERATION) or 0)
+
+
+def load(r: redis.Redis, member_id: str, user_id: int) -> Cached | None:
+    """The user's cached list, or ``None`` when any part of it is missing or stale."""
+    if not enabled():
+        return None
+    pipe = r.pipeline(transaction=False)
+    current, visible = (
+        pipe.hget(meta_key(member_id), GENERATION).get(visible_key(member_id, user_id)).execute()
+    )
+    if visible is None:
+        return None
+    record = json.loads(visible)
+    if record["gen"] != int(current or 0):
+        return None
+    ids = record["ids"]
+    values = r.mget([flow_key(member_id, flow_id) for flow_id in ids]) if ids else []
+    if any(value is None for value in values):
+        return None
+    stamps, raws = zip(*(value.split(" ", 1) for value in values), strict=True) if values else ((), ())
+    return Cached(
+        flows=[json.loads(raw) for raw in raws],
+        read_at=min([record["at"], *(float(stamp) for stamp in stamps)]),
+        is_admin=bool(record["admin"]),
+    )

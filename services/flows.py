@@ -307,20 +307,21 @@ def _did_not_run(error: B24Error) -> bool:
     )
 
 
-def _switch_locked(
-    client: RestClient, r: redis.Redis, member_id: str, flow_id: int, desired: bool
-) -> SwitchResult:
-    def read_active() -> bool:
-        # Every read goes to the shared cache: the next reload of every user shows it.
-        read_at = time.time()
-        raw = read_flow(client, flow_id)
-        flow_cache.store_flows(r, member_id, [raw], read_at)
-        return bool(raw.get("active"))
-
-    before = read_active()
-    if before == desired:
-        return SwitchResult(flow_id, before, changed=False)
+def _read(client: RestClient, flow_id: int) -> tuple[dict, float]:
+    """The raw flow and when the read was sent."""
     read_at = time.time()
+    return read_flow(client, flow_id), read_at
+
+
+def _switch_locked(
+    client: RestClient, flow_id: int, desired: bool
+) -> tuple[SwitchResult, tuple[dict, float]]:
+    """The switch's outcome and its last read of the flow (for the cache)."""
+    last = _read(client, flow_id)
+    before = bool(last[0].get("active"))
+    if before == desired:
+        return SwitchResult(flow_id, before, changed=False), last
+    sent_at = time.time()
     try:
         # halt: if activate fails the re-read is skipped and `before` is still true.
         batch = client.batch(
@@ -330,20 +331,20 @@ def _switch_locked(
         )
     except B24Error as exc:
         if _did_not_run(exc):
-            return SwitchResult(flow_id, before, changed=False, error=exc)
+            return SwitchResult(flow_id, before, changed=False, error=exc), last
         # Ambiguous (timeout, 5xx): the toggle may or may not have happened. Never
         # repeat it; look at what Bitrix24 says now.
-        after = read_active()
-        return SwitchResult(flow_id, after, changed=after != before, error=None if after == desired else exc)
+        last = _read(client, flow_id)
+        after = bool(last[0].get("active"))
+        error = None if after == desired else exc
+        return SwitchResult(flow_id, after, changed=after != before, error=error), last
     if "activate" in batch.errors:
-        return SwitchResult(flow_id, before, changed=False, error=batch.errors["activate"])
+        return SwitchResult(flow_id, before, changed=False, error=batch.errors["activate"]), last
     after_raw = batch.results.get("after")
-    if isinstance(after_raw, dict):
-        flow_cache.store_flows(r, member_id, [after_raw], read_at)
-        after = bool(after_raw.get("active"))
-    else:  # activate ran but the re-read failed: read again
-        after = read_active()
-    return SwitchResult(flow_id, after, changed=after != before)
+    # activate ran; if the re-read in the batch failed, read again
+    last = (after_raw, sent_at) if isinstance(after_raw, dict) else _read(client, flow_id)
+    after = bool(last[0].get("active"))
+    return SwitchResult(flow_id, after, changed=after != before), last
 
 
 def set_active(
@@ -366,7 +367,11 @@ def set_active(
     if owner is None:
         raise FlowBusy(flow_id)
     try:
-        return _switch_locked(client, r, member_id, flow_id, desired)
+        result, (raw, read_at) = _switch_locked(client, flow_id, desired)
+        # Still under the lock, so switches of one flow reach the cache in order; every
+        # user's next reload shows the state Bitrix24 reported last.
+        flow_cache.store_flows(r, member_id, [raw], read_at)
+        return result
     finally:
         lock.release(owner)
 

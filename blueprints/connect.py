@@ -18,7 +18,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 
-from b24.errors import InvalidGrant
+from b24.errors import InvalidGrant, InvalidRequest
 from core.errors import AppError
 from core.i18n import use_portal_language
 from oauth import client, verifier
@@ -91,7 +91,8 @@ def callback() -> ResponseReturnValue:
     server = verifier().server_by_host(args.get("server_domain", ""))
     try:
         grant = client().exchange_code(server, args.get("code", ""))
-    except InvalidGrant:
+    except (InvalidGrant, InvalidRequest):
+        # A used, expired, missing or malformed code: this link will never work.
         raise AppError(_EXPIRED, status=400) from None
     verified = verifier().verify(
         str(grant.get("access_token") or ""),

@@ -14,7 +14,7 @@ import json
 import re
 import secrets
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import redis
@@ -33,7 +33,7 @@ from tests.install.live import redis_dump
 pytestmark = pytest.mark.drill
 
 SETTINGS = settings(
-    max_examples=100,
+    max_examples=150,
     deadline=None,
     suppress_health_check=[
         HealthCheck.function_scoped_fixture,
@@ -42,6 +42,10 @@ SETTINGS = settings(
     ],
 )
 HUGE = "A" * 1_000_000
+# gunicorn refuses a header field longer than 8190 bytes before the app sees it (and
+# werkzeug's Accept parser takes seconds on a megabyte), so headers stop at that length.
+LONGEST_HEADER = "A" * 8190
+LONGEST_QUERY = 4000
 NOT_UTF8 = [b"\xff\xfe\xfa", b"\xc3\x28", b"\xed\xa0\x80", b"\x80abc", b"%ff%fe"]
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 PATHS = [
@@ -62,36 +66,9 @@ PATHS = [
     "/healthz",
     "/readyz",
 ]
-# What the portal, the events and the connect flow send, plus the bracketed event fields.
-FIELDS = [
-    "AUTH_ID",
-    "REFRESH_ID",
-    "AUTH_EXPIRES",
-    "SERVER_ENDPOINT",
-    "member_id",
-    "DOMAIN",
-    "PROTOCOL",
-    "LANG",
-    "APP_SID",
-    "PLACEMENT",
-    "PLACEMENT_OPTIONS",
-    "APPLICATION_SCOPE",
-    "event",
-    "auth[access_token]",
-    "auth[refresh_token]",
-    "auth[member_id]",
-    "auth[domain]",
-    "auth[server_endpoint]",
-    "auth[application_token]",
-    "auth[expires_in]",
-    "portal",
-    "code",
-    "state",
-    "domain",
-    "server_domain",
-    "ref",
-    "active",
-]
+#: stands for the ``state`` of a connect flow started just before the request (see ``send``)
+STATE = "STATEFROMCONNECT"
+ODD = ["", "0", "-1", "null", "{}", "[]", "true", "9" * 40, "../../etc/passwd", "<script>x</script>"]
 _NOT_IN_HEADERS = re.compile(r"[\r\n\x00]|[^\x00-\xff]")
 TRACEBACK_MARKS = ("Traceback", 'File "', "werkzeug/", "site-packages")
 
@@ -117,33 +94,62 @@ def fuzz_target(
     client = drill_app.test_client()
     page = open_page(client, sandbox, data.MEMBER)  # the legitimate write, before the snapshot
     assert client.get("/api/flows", headers=page.headers()).status_code == 200  # names cached
-    plausible = {
-        "member_id": sandbox.member_id,
-        "domain": sandbox.domain,
-        "server_endpoint": sandbox.server_endpoint,
-        "auth_url": sandbox.auth_url,
-        "token": secrets.token_hex(35),
-        "event": "ONAPPUNINSTALL",
+    forged = secrets.token_hex(35)  # a token the authorization server never issued
+    events = ["ONAPPINSTALL", "ONAPPUPDATE", "ONAPPUNINSTALL"]
+    # What the portal, the events and the connect flow send, as they would send it.
+    realistic: dict[str, list[str]] = {
+        "AUTH_ID": [forged],
+        "REFRESH_ID": [forged],
+        "AUTH_EXPIRES": ["3600"],
+        "SERVER_ENDPOINT": [sandbox.server_endpoint],
+        "member_id": [sandbox.member_id],
+        "DOMAIN": [sandbox.domain],
+        "PROTOCOL": ["0", "1"],
+        "LANG": ["en", "ru", "de"],
+        "APP_SID": [secrets.token_hex(16)],
+        "PLACEMENT": ["DEFAULT"],
+        "PLACEMENT_OPTIONS": ['{"any": "thing"}'],
+        "event": events,
+        "auth[access_token]": [forged],
+        "auth[refresh_token]": [forged],
+        "auth[member_id]": [sandbox.member_id],
+        "auth[domain]": [sandbox.domain],
+        "auth[server_endpoint]": [sandbox.server_endpoint],
+        "auth[application_token]": [forged],
+        "auth[expires_in]": ["3600"],
+        "portal": [sandbox.portal_url, sandbox.domain],
+        "code": [secrets.token_hex(16)],
+        "state": [STATE],
+        "domain": [sandbox.domain],
+        "server_domain": [sandbox.auth_url.split("://")[1]],
+        "ref": ["1", "7", f"{sandbox.portal_url}/company/personal/user/3/tasks/flow/?ID_from=2"],
+        "active": ["true", "false"],
     }
-    return drill_app, plausible, page.session
+    return drill_app, realistic, page.session
 
 
-def values(plausible: dict[str, Any]) -> st.SearchStrategy[str]:
-    """Field values: the portal's own (so requests get deep), junk, huge, or bytes that are not UTF-8."""
+def values() -> st.SearchStrategy[str]:
+    """Junk: odd values, any text, 1 MB, or bytes that are not UTF-8."""
     return st.one_of(
-        st.sampled_from(
-            [*plausible.values(), "ONAPPINSTALL", "ONAPPUPDATE", "1", "true", "{}", "[]", "null"]
-        ),
+        st.sampled_from(ODD),
         st.text(max_size=200),
         st.just(HUGE),
         st.sampled_from(NOT_UTF8).map(lambda raw: raw.decode("latin-1")),
     )
 
 
-def forms(plausible: dict[str, Any]) -> st.SearchStrategy[dict[str, str]]:
-    return st.dictionaries(
-        st.one_of(st.sampled_from(FIELDS), st.text(max_size=20)), values(plausible), max_size=8
-    )
+@st.composite
+def forms(draw: st.DrawFn, realistic: dict[str, list[str]]) -> dict[str, str]:
+    """Mostly what the portal would send, so requests get deep; some fields dropped or junk; extra keys."""
+    form = {}
+    for name, choices in realistic.items():
+        roll = draw(st.integers(0, 9))
+        if roll < 7:
+            form[name] = draw(st.sampled_from(choices))
+        elif roll < 9:
+            form[name] = draw(values())
+    extra = draw(st.dictionaries(st.text(max_size=20), values(), max_size=2))
+    return {**extra, **form}
 
 
 def header_values(session: str) -> st.SearchStrategy[str]:
@@ -152,19 +158,20 @@ def header_values(session: str) -> st.SearchStrategy[str]:
     return st.one_of(
         st.just(session),
         st.just(session + "x"),
-        st.just(HUGE),
+        st.just(LONGEST_HEADER),
         free.map(lambda v: _NOT_IN_HEADERS.sub("", v)),
     )
 
 
 @st.composite
-def bodies(draw: st.DrawFn, plausible: dict[str, Any]) -> tuple[bytes | None, dict[str, str]]:
+def bodies(draw: st.DrawFn, realistic: dict[str, list[str]]) -> tuple[bytes | None, dict[str, str]]:
     """A body in some encoding, often broken, and the ``Content-Type`` that claims it."""
-    kind = draw(st.sampled_from(["none", "form", "json", "raw", "multipart"]))
+    # Forms are what the portal sends: most bodies are one, so most requests get past parsing.
+    kind = draw(st.sampled_from(["form", "form", "form", "none", "json", "raw", "multipart"]))
     if kind == "none":
         return None, {}
     if kind == "form":
-        body = urlencode(draw(forms(plausible)), encoding="latin-1", errors="replace").encode()
+        body = urlencode(draw(forms(realistic)), encoding="latin-1", errors="replace").encode()
         if draw(st.booleans()):
             body += draw(st.sampled_from(NOT_UTF8))
         return body, {"Content-Type": "application/x-www-form-urlencoded"}
@@ -172,7 +179,7 @@ def bodies(draw: st.DrawFn, plausible: dict[str, Any]) -> tuple[bytes | None, di
         payload = draw(
             st.one_of(
                 st.fixed_dictionaries({"active": st.one_of(st.booleans(), st.none(), st.text(max_size=5))}),
-                st.fixed_dictionaries({"ref": values(plausible)}),
+                st.fixed_dictionaries({"ref": st.one_of(values(), st.sampled_from(realistic["ref"]))}),
                 st.recursive(
                     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
                     lambda inner: (
@@ -205,11 +212,16 @@ def headers(draw: st.DrawFn, session: str) -> dict[str, str]:
     return {name: draw(header_values(session)) for name in chosen}
 
 
-def queries(plausible: dict[str, Any]) -> st.SearchStrategy[str]:
+def query_forms(realistic: dict[str, list[str]]) -> st.SearchStrategy[str]:
+    # gunicorn refuses a request line over 4094 bytes, so a query longer than that never arrives.
+    return forms(realistic).map(lambda form: urlencode(form)[:LONGEST_QUERY])
+
+
+def queries(realistic: dict[str, list[str]]) -> st.SearchStrategy[str]:
     """The raw query as the server passes it on (bytes as latin-1 text, as WSGI does)."""
     return st.one_of(
         st.just(""),
-        forms(plausible).map(urlencode),
+        query_forms(realistic),
         st.sampled_from(NOT_UTF8).map(lambda raw: raw.decode("latin-1")),
     )
 
@@ -217,37 +229,41 @@ def queries(plausible: dict[str, Any]) -> st.SearchStrategy[str]:
 @st.composite
 def requests_(
     draw: st.DrawFn,
-    plausible: dict[str, Any],
+    realistic: dict[str, list[str]],
     session: str,
     *,
     methods: list[str] = METHODS,
     paths: list[str] = PATHS,
     with_session: bool = False,
+    query: st.SearchStrategy[str] | None = None,
 ) -> dict[str, Any]:
     """One request: method, path, query, body and headers."""
     path = draw(st.sampled_from(paths))
     if draw(st.integers(0, 9)) == 0:
         path += "/x"
-    body, body_headers = draw(bodies(plausible))
+    body, body_headers = draw(bodies(realistic))
     extra = draw(headers(session))
     if with_session:
         extra[frame_session.HEADER] = session
     return {
         "method": draw(st.sampled_from(methods)),
         "path": path,
-        "query_string": draw(queries(plausible)),
+        "query_string": draw(queries(realistic) if query is None else query),
         "data": body,
         "headers": {**body_headers, **extra},
     }
 
 
-def send(app: Flask, request: dict[str, Any]) -> Any:
-    return app.test_client().open(
-        request["path"],
-        method=request["method"],
-        query_string=request["query_string"],
-        data=request["data"],
-        headers=request["headers"],
+def send(app: Flask, request: dict[str, Any], portal_url: str) -> Any:
+    """Send ``request`` from a fresh browser; a ``STATE`` in it becomes that of a connect flow it just began."""
+    client = app.test_client()
+    query, body = request["query_string"], request["data"]
+    if STATE in query or (body and STATE.encode() in body):
+        started = client.post("/connect", data={"portal": portal_url})
+        state = parse_qs(urlsplit(started.headers["Location"]).query)["state"][0]
+        query, body = query.replace(STATE, state), body and body.replace(STATE.encode(), state.encode())
+    return client.open(
+        request["path"], method=request["method"], query_string=query, data=body, headers=request["headers"]
     )
 
 
@@ -259,10 +275,13 @@ def assert_harmless(response: Any, request: dict[str, Any]) -> None:
 
 
 def snapshot(r: redis.Redis, member_id: str) -> dict[str, Any]:
-    """Every key but the portal's rate-limit bucket, which each REST call legitimately moves."""
-    dump = redis_dump(r)
-    dump.pop(portal_key(member_id, "bucket"), None)
-    return dump
+    """Every key but the read caches a valid session's reads legitimately move.
+
+    Those are the portal's rate-limit bucket and what Bitrix24 last said about flows
+    (``flow:<id>``, ``visible:<user>``); everything else must stay as it was.
+    """
+    caches = re.compile(re.escape(portal_key(member_id, "")) + r"(bucket|flow:\d+|visible:\d+)$")
+    return {key: value for key, value in redis_dump(r).items() if not caches.match(key)}
 
 
 def fuzz(app: Flask, sandbox: SandboxServer, r: redis.Redis, strategy: st.SearchStrategy) -> None:
@@ -273,7 +292,7 @@ def fuzz(app: Flask, sandbox: SandboxServer, r: redis.Redis, strategy: st.Search
     @SETTINGS
     @given(request=strategy)
     def run(request: dict[str, Any]) -> None:
-        assert_harmless(send(app, request), request)
+        assert_harmless(send(app, request, sandbox.portal_url), request)
         assert snapshot(r, sandbox.member_id) == before, request
 
     run()
@@ -282,27 +301,55 @@ def fuzz(app: Flask, sandbox: SandboxServer, r: redis.Redis, strategy: st.Search
 
 
 def test_fuzz_every_route(fuzz_target: Any, sandbox: SandboxServer, redis_db: redis.Redis):
-    app, plausible, session = fuzz_target
-    fuzz(app, sandbox, redis_db, requests_(plausible, session))
+    app, realistic, session = fuzz_target
+    fuzz(app, sandbox, redis_db, requests_(realistic, session))
 
 
 def test_fuzz_the_api_with_a_valid_session(fuzz_target: Any, sandbox: SandboxServer, redis_db: redis.Redis):
-    app, plausible, session = fuzz_target
+    app, realistic, session = fuzz_target
     paths = [path for path in PATHS if path.startswith("/api/")]
-    strategy = requests_(plausible, session, methods=["GET", "POST", "PUT"], paths=paths, with_session=True)
+    strategy = requests_(realistic, session, methods=["GET", "POST", "PUT"], paths=paths, with_session=True)
     fuzz(app, sandbox, redis_db, strategy)
 
 
 def test_fuzz_what_the_portal_posts(fuzz_target: Any, sandbox: SandboxServer, redis_db: redis.Redis):
     """Frame opens, the installer and events: forged tokens are checked with the sandbox's ``app.info``."""
-    app, plausible, session = fuzz_target
-    strategy = requests_(plausible, session, methods=["POST"], paths=["/", "/install", "/events"])
+    app, realistic, session = fuzz_target
+    strategy = requests_(realistic, session, methods=["POST"], paths=["/", "/install", "/events"])
     fuzz(app, sandbox, redis_db, strategy)
+    assert sandbox.app_info_checks > 0  # forged tokens got as far as the authorization server
 
 
 def test_fuzz_the_connect_flow(fuzz_target: Any, sandbox: SandboxServer, redis_db: redis.Redis):
-    app, plausible, session = fuzz_target
+    """The OAuth callback's query, often with the ``state`` of a connect flow really begun."""
+    app, realistic, session = fuzz_target
+    callback = query_forms(realistic)
     strategy = requests_(
-        plausible, session, methods=["GET", "POST"], paths=["/connect", "/oauth/callback", "/"]
+        realistic, session, methods=["GET"], paths=["/oauth/callback", "/connect"], query=callback
     )
     fuzz(app, sandbox, redis_db, strategy)
+    assert sandbox.rejected("invalid_grant") > 0  # forged codes got as far as the token endpoint
+
+
+@pytest.mark.parametrize("code", ["", "x" * 5000])
+def test_callback_with_a_missing_or_odd_code_is_a_clear_400(
+    fuzz_target: Any, sandbox: SandboxServer, redis_db: redis.Redis, code: str
+):
+    """Found by the fuzz: the token endpoint's ``invalid_request`` for an empty code was a 500."""
+    app, realistic, _ = fuzz_target
+    before = snapshot(redis_db, sandbox.member_id)
+    query = urlencode(
+        {
+            "state": STATE,
+            "code": code,
+            "domain": sandbox.domain,
+            "server_domain": realistic["server_domain"][0],
+        }
+    )
+    request = {"method": "GET", "path": "/oauth/callback", "query_string": query, "data": None, "headers": {}}
+
+    answer = send(app, request, sandbox.portal_url)
+
+    assert answer.status_code == 400
+    assert "no longer valid" in answer.get_data(as_text=True)
+    assert snapshot(redis_db, sandbox.member_id) == before

@@ -20,9 +20,9 @@ from flask import Flask
 from app import create_app
 from oauth.store import TokenStore, UserToken, portal_key
 from sandbox.server import SandboxServer
-from services import discovery, flows, frame_session
+from services import flows, frame_session
 from tests.flows.conftest import SEEDED_FLOWS, mark_discovery_fresh, page_data, portal_settings
-from tests.install.live import CLIENT_ID, CLIENT_SECRET, eventually, run_installer
+from tests.install.live import app_env, install_app, register_at
 
 #: the app's HTTP timeout in the drills: short, so outages cost little time
 HTTP_TIMEOUT = 1.0
@@ -50,32 +50,14 @@ def drill_app(drill_config: dict, sandbox: SandboxServer, redis_db: redis.Redis)
 
 
 def gunicorn_env(sandbox: SandboxServer, secret_key: str) -> dict[str, str]:
-    """The app's environment for the sandbox portal (``core/config.py`` names)."""
-    sandbox.settings.rate_limit = None
-    return {
-        "SECRET_KEY": secret_key,
-        "B24_CLIENT_ID": CLIENT_ID,
-        "B24_CLIENT_SECRET": CLIENT_SECRET,
-        "B24_OAUTH_SERVERS": sandbox.auth_url,
-        "B24_ALLOW_HTTP": "1",
-        "B24_JS_SDK_URL": f"{sandbox.portal_url}/bx24.js",
-        "B24_HTTP_TIMEOUT": str(HTTP_TIMEOUT),
-        "B24_RATE_LIMIT": NO_RATE_LIMIT,
-    }
+    """The app's environment for the sandbox portal, with the drills' short HTTP timeout."""
+    return {**app_env(sandbox), "SECRET_KEY": secret_key, "B24_HTTP_TIMEOUT": str(HTTP_TIMEOUT)}
 
 
 def install_at(sandbox: SandboxServer, app_url: str, r: redis.Redis) -> None:
     """Install the app served at ``app_url`` the way the portal does; wait out its discovery run."""
-    sandbox.register_app(
-        CLIENT_ID,
-        CLIENT_SECRET,
-        app_url=f"{app_url}/",
-        installer_url=f"{app_url}/install",
-        redirect_uri=f"{app_url}/oauth/callback",
-    )
-    assert run_installer(sandbox).status_code == 200
-    assert [d.status for d in sandbox.finish_install()] == [200]
-    eventually(lambda: not r.exists(discovery.lock_key(sandbox.member_id)))
+    register_at(sandbox, app_url)
+    install_app(sandbox, r)
 
 
 @dataclass

@@ -114,15 +114,19 @@ class UserTokens:
         )
         self.wait_timeout = lock_timeout + 1.0
         self.handed_out: str | None = None
+        # The pair last read, reused by the calls of one request (each read is a Redis
+        # round trip and a decryption); refreshes always read the store again.
+        self._last_read: UserToken | None = None
 
     def stored(self) -> UserToken:
         token = self.store.get_user(self.member_id, self.user_id)
         if token is None:
             raise InvalidToken("NO_AUTH_FOUND", "no stored tokens for this user; open the app again")
+        self._last_read = token
         return token
 
     def access_token(self) -> str:
-        token = self.stored()
+        token = self._last_read or self.stored()
         if token.expires_within(refresh_window(token)):
             return self.refresh(token.access_token)
         self.handed_out = token.access_token
@@ -131,6 +135,7 @@ class UserTokens:
     def refresh(self, stale_access_token: str) -> str:
         """A fresh access token to replace ``stale_access_token``; at most one grant in flight."""
         self.handed_out = self._successor(stale_access_token)
+        self._last_read = None  # the successor is in the store; the next call reads it
         return self.handed_out
 
     def _successor(self, stale_access_token: str) -> str:

@@ -22,13 +22,12 @@ from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import oauth
-from oauth.store import STATUS_ACTIVE, Portal, portal_key
+from oauth.store import portal_key
 from sandbox import data
 from sandbox.server import SandboxServer
 from services import frame_session
 from tests.flows.conftest import open_page
-from tests.install.live import redis_dump
+from tests.install.live import record_active_portal, redis_dump
 
 pytestmark = pytest.mark.drill
 
@@ -79,18 +78,7 @@ def fuzz_target(
 ) -> tuple[Flask, dict[str, Any], str]:
     """The app with an installed portal, a valid frame session, and the values the fuzz may use."""
     with drill_app.app_context():
-        oauth.store().update_portal(
-            sandbox.member_id,
-            lambda _: Portal(
-                member_id=sandbox.member_id,
-                domain=sandbox.domain,
-                client_endpoint=sandbox.client_endpoint,
-                server=sandbox.auth_url,
-                status=STATUS_ACTIVE,
-                application_token=secrets.token_hex(16),
-                installer_user_id=data.ADMIN,
-            ),
-        )
+        record_active_portal(sandbox, application_token=secrets.token_hex(16))
     client = drill_app.test_client()
     page = open_page(client, sandbox, data.MEMBER)  # the legitimate write, before the snapshot
     assert client.get("/api/flows", headers=page.headers()).status_code == 200  # names cached

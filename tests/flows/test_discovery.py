@@ -7,14 +7,13 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
-import oauth
 from oauth.lock import RedisLock
-from oauth.store import STATUS_ACTIVE, Portal
 from oauth.tokens import rest_client_for
 from sandbox import data
 from sandbox.server import SandboxServer
 from services import discovery, flows
 from tests.flows.conftest import open_page, wait_for_discovery
+from tests.install.live import record_active_portal
 
 
 @pytest.fixture
@@ -97,17 +96,7 @@ def test_discovery_runs_once_per_portal_with_the_installers_token(
 ) -> None:
     open_page(empty_list.test_client(), sandbox, data.ADMIN)  # the installer's tokens
     with empty_list.app_context():
-        oauth.store().update_portal(
-            sandbox.member_id,
-            lambda _: Portal(
-                member_id=sandbox.member_id,
-                domain=sandbox.domain,
-                client_endpoint=sandbox.client_endpoint,
-                server=sandbox.auth_url,
-                status=STATUS_ACTIVE,
-                installer_user_id=data.ADMIN,
-            ),
-        )
+        record_active_portal(sandbox)
         sandbox.settings.latency = 0.05
         sandbox.reset_counters()
         assert discovery.start(sandbox.member_id) is True

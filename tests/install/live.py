@@ -21,8 +21,10 @@ import requests
 from flask import Flask
 from werkzeug.serving import make_server
 
+import oauth
 from app import create_app
 from core.config import from_environ
+from oauth.store import STATUS_ACTIVE, Portal
 from sandbox import data
 from services import discovery
 
@@ -175,3 +177,18 @@ def attacker() -> Iterator[Attacker]:
     yield Attacker(f"http://127.0.0.1:{server.server_port}", received)
     server.shutdown()
     server.server_close()
+
+
+def record_active_portal(sandbox: Any, **fields: Any) -> Portal:
+    """Write the app's record of the sandbox portal as an install would leave it (needs an app context)."""
+    portal = Portal(
+        member_id=sandbox.member_id,
+        domain=sandbox.domain,
+        client_endpoint=sandbox.client_endpoint,
+        server=sandbox.auth_url,
+        status=STATUS_ACTIVE,
+        installer_user_id=data.ADMIN,
+        **fields,
+    )
+    oauth.store().update_portal(sandbox.member_id, lambda _: portal)
+    return portal

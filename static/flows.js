@@ -38,6 +38,18 @@
     }
   }
 
+  // The portal's frame POST brings fresh tokens and a fresh session. Only a page that has
+  // been open for a while asks for it, so a fault that outlives a reopen cannot loop.
+  const REOPEN_AFTER_MS = 5000;
+
+  function reopenThroughPortal() {
+    if (!bx24Ready || typeof window.BX24.reloadWindow !== "function" || performance.now() < REOPEN_AFTER_MS) {
+      return false;
+    }
+    window.BX24.reloadWindow();
+    return true;
+  }
+
   async function api(method, path, body) {
     const headers = { Accept: "application/json", [data.sessionHeader]: data.session };
     if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -60,6 +72,10 @@
       payload = null;
     }
     if (!response.ok) {
+      const signedOut = payload && (payload.error === "session_expired" || payload.error === "token_dead");
+      if (response.status === 401 && signedOut && reopenThroughPortal()) {
+        return new Promise(() => {}); // the portal is loading the page anew
+      }
       if (response.status === 401 && payload && payload.error === "session_expired") {
         showStatus(text.sessionExpired);
       }

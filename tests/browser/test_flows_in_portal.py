@@ -160,3 +160,20 @@ def test_the_page_renders_in_each_language_fits_and_never_scrolls_sideways(
     assert widths[0] <= widths[1] and widths[2] <= widths[3], widths
     if lang == "en" and os.environ.get("UPDATE_SCREENSHOT"):
         page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+
+def test_a_page_whose_tokens_died_reopens_through_the_portal(
+    page: Page, sandbox: SandboxServer, live_app: LiveApp, redis_db: redis.Redis
+) -> None:
+    frame = open_app(page, sandbox, data.OWNER)
+    switch = frame.get_by_role("switch", name="Support requests")
+    expect(switch).to_be_checked()
+    page.wait_for_timeout(5500)  # only a page open for a while reopens itself (no loops)
+    # The stored pair is gone (e.g. its refresh token was burned by a worker killed mid-refresh).
+    redis_db.delete(f"fs:{{{sandbox.member_id}}}:user:{data.OWNER}")
+    with page.expect_navigation(timeout=10_000):  # BX24.reloadWindow(): the portal posts the frame anew
+        switch.click()
+    switch = page.frame_locator("#app-frame").get_by_role("switch", name="Support requests")
+    expect(switch).to_be_checked()
+    switch.click()
+    eventually(lambda: sandbox.flow(SUPPORT).active is False)

@@ -46,6 +46,19 @@ class GunicornApp:
             self.process.wait()
 
 
+def answers_ok(url: str, process: subprocess.Popen, timeout: float) -> bool:
+    """Poll ``url`` until it answers 200 (``True``), or ``process`` exits or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if requests.get(url, timeout=1).status_code == 200:
+                return True
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    return False
+
+
 def start_gunicorn(
     env: Mapping[str, str],
     *,
@@ -78,15 +91,9 @@ def start_gunicorn(
     )
     log_file.close()
     started = GunicornApp(f"http://127.0.0.1:{port}", process, log_path)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {process.returncode}:\n{started.log()}")
-        try:
-            if requests.get(f"{started.url}/readyz", timeout=1).status_code == 200:
-                return started
-        except requests.RequestException:
-            pass
-        time.sleep(0.1)
+    if answers_ok(f"{started.url}/readyz", process, timeout):
+        return started
+    if process.poll() is not None:
+        raise RuntimeError(f"gunicorn exited with {process.returncode}:\n{started.log()}")
     started.stop()
     raise RuntimeError(f"gunicorn did not become ready in {timeout} s:\n{started.log()}")

@@ -44,6 +44,16 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
+def answers_ping(port: int) -> bool:
+    """Whether a Redis server answers ``PING`` on ``127.0.0.1:port``."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
 def _die_with_parent() -> None:
     # Linux only: the server gets SIGTERM when the process that started it dies,
     # even by SIGKILL, so no orphan server outlives the app.
@@ -115,19 +125,11 @@ class RedisServer:
                     f"Redis server exited with code {self.process.returncode}; "
                     f"see {self.directory / 'server.log'}"
                 )
-            if self._answers_ping():
+            if answers_ping(self.port):
                 return self
             time.sleep(0.05)
         self.stop()
         raise RedisServerError(f"Redis server did not answer on port {self.port} in {timeout} s")
-
-    def _answers_ping(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
-                sock.sendall(b"PING\r\n")
-                return sock.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
 
     def stop(self, timeout: float = 10.0) -> None:
         process, self.process = self.process, None

@@ -7,7 +7,6 @@ test server, and are shared by the tests of a session.
 from __future__ import annotations
 
 import socket
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pytest
 import redis
 
 from core.redis_server import RedisServer, find_server_binary, free_port
+from tests.install.live import eventually
 
 SLOT_RANGES = [(0, 5460), (5461, 10922), (10923, 16383)]
 
@@ -36,13 +36,6 @@ def cluster_port() -> int:
             return port
 
 
-def _wait(check, what: str, timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"{what} did not happen in {timeout} s"
-        time.sleep(0.05)
-
-
 @pytest.fixture(scope="session")
 def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``redis+cluster://`` URL of three masters, each owning a third of the slots."""
@@ -56,7 +49,7 @@ def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
         for node, (low, high) in zip(nodes, SLOT_RANGES, strict=True):
             node.execute_command("CLUSTER ADDSLOTSRANGE", low, high)
             node.execute_command("CLUSTER MEET", "127.0.0.1", servers[0].port)
-        _wait(lambda: all(n.cluster("info")["cluster_state"] == "ok" for n in nodes), "the cluster forming")
+        eventually(lambda: all(n.cluster("info")["cluster_state"] == "ok" for n in nodes), timeout=15.0)
         yield "redis+cluster://" + ",".join(f"127.0.0.1:{server.port}" for server in servers)
     finally:
         for server in servers:
@@ -93,7 +86,7 @@ def redis_sentinel_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
     sentinel = SentinelServer(tmp_path_factory.mktemp("sentinel"), master.port, "flowswitch").start()
     try:
         probe = redis.Redis(port=sentinel.port, decode_responses=True)
-        _wait(lambda: probe.sentinel_masters().get("flowswitch"), "the sentinel seeing its master")
+        eventually(lambda: bool(probe.sentinel_masters().get("flowswitch")), timeout=15.0)
         yield f"redis+sentinel://127.0.0.1:{sentinel.port}/flowswitch/0"
     finally:
         sentinel.stop()

@@ -6,16 +6,15 @@ import os
 import re
 import shlex
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import requests
 
-from core.redis_server import free_port
+from core.gunicorn_server import answers_ok
+from core.redis_server import answers_ping, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.gunicorn
@@ -33,26 +32,6 @@ def base_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def wait_for(url: str, process: subprocess.Popen, timeout: float = 20.0) -> requests.Response:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "gunicorn exited early"
-        try:
-            return requests.get(url, timeout=2)
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    raise AssertionError(f"{url} did not answer in {timeout} s")
-
-
-def answers_ping(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
 def test_procfile_serves_on_the_embedded_redis_and_stops_it(tmp_path):
     env = {**base_env(tmp_path), "SECRET_KEY": "k" * 48}
     log = tmp_path / "gunicorn.log"
@@ -62,7 +41,7 @@ def test_procfile_serves_on_the_embedded_redis_and_stops_it(tmp_path):
         )
     try:
         base = f"http://127.0.0.1:{env['PORT']}"
-        assert wait_for(f"{base}/healthz", process).status_code == 200
+        assert answers_ok(f"{base}/healthz", process, timeout=20), "gunicorn did not answer /healthz"
         ready = requests.get(f"{base}/readyz", timeout=5)
         assert ready.status_code == 200, ready.text
         port = int(re.search(r"embedded Redis at redis://127\.0\.0\.1:(\d+)", log.read_text()).group(1))

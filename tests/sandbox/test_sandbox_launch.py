@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import requests
+
+from core.gunicorn_server import answers_ok
+from core.redis_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 # A stand-in app: prints the variables the launcher must pass, then waits for a signal.
@@ -23,12 +24,6 @@ FAKE_APP = (
     "print(json.dumps({'pid': os.getpid(), **{k: os.environ.get(k) for k in keys}}), flush=True); "
     "time.sleep(60)"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def alive(pid: int) -> bool:
@@ -91,15 +86,7 @@ def test_launch_runs_the_app_under_gunicorn(redis_server):
     try:
         read_line(process, "Open ")
         health = f"http://localhost:{ports['PORT']}/healthz"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(health, timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline, "the app did not come up under gunicorn"
-            time.sleep(0.2)
+        assert answers_ok(health, process, timeout=30), "the app did not come up under gunicorn"
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 0
         with pytest.raises(requests.ConnectionError):

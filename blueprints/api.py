@@ -35,7 +35,7 @@ from b24.errors import (
 from core.i18n import use_portal_language
 from oauth import AUTH_SERVER_DOWN
 from oauth.tokens import rest_client_for
-from services import discovery, flows, frame_session
+from services import discovery, flows, frame_session, portals
 from services.frame_session import FrameSession, SessionInvalid
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -205,7 +205,7 @@ def add_flow() -> ResponseReturnValue:
 def rediscover() -> ResponseReturnValue:
     client = user_client()
     # The page's admin flag is only a hint; ask Bitrix24 with the caller's own token.
-    if not client.call("user.admin").result:
+    if not portals.is_admin(client):
         return problem(ADMIN_ONLY)
     started = discovery.start(session().member_id, session().user_id)
     return jsonify(started=started), 202

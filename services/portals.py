@@ -117,11 +117,14 @@ def portal_tokens_alive(member_id: str) -> bool:
     ``False`` means an administrator should reconnect (``/connect``); an outage of the
     authorization server is not a reason to ask, so it counts as alive.
     """
-    portal = store().get_portal(member_id)
+    return _installer_tokens_alive(store().get_portal(member_id))
+
+
+def _installer_tokens_alive(portal: Portal | None) -> bool:
     if portal is None or not portal.installer_user_id:
         return False
     try:
-        user_tokens(member_id, portal.installer_user_id).access_token()
+        user_tokens(portal.member_id, portal.installer_user_id).access_token()
     except InvalidToken:
         return False
     except AuthServerUnavailable:
@@ -132,23 +135,29 @@ def portal_tokens_alive(member_id: str) -> bool:
 def adopt_if_orphaned(member_id: str, user_id: int) -> bool:
     """When an admin opens the app and the portal-level tokens are dead, make theirs the new ones.
 
+    The caller knows ``user_id`` is a portal admin (the page asked ``user.admin``).
     Background work (discovery) then goes on without asking anyone to reconnect.
     """
     portal = store().get_portal(member_id)
-    if portal is None or portal.installer_user_id == user_id:
+    if portal is None or portal.installer_user_id == user_id or _installer_tokens_alive(portal):
         return False
-    return reconnect(member_id, user_id)
+    _make_installer(member_id, user_id)
+    return True
 
 
 def reconnect(member_id: str, user_id: int) -> bool:
     """Make ``user_id``'s fresh tokens the portal-level ones if those are dead and the user is an admin."""
     if portal_tokens_alive(member_id) or not is_admin(rest_client_for(member_id, user_id)):
         return False
+    _make_installer(member_id, user_id)
+    return True
+
+
+def _make_installer(member_id: str, user_id: int) -> None:
     store().update_portal(
         member_id, lambda portal: replace(portal, installer_user_id=user_id) if portal is not None else None
     )
     log.info("Portal %s: portal-level tokens now those of admin %s", member_id, user_id)
-    return True
 
 
 # --- events -----------------------------------------------------------------------

@@ -27,6 +27,7 @@ class User:
     admin: bool = False
     active: bool = True
     department: int = 1
+    time_zone: str = ""  # an IANA name; empty while the user keeps the automatic zone
 
     @property
     def full_name(self) -> str:
@@ -44,6 +45,7 @@ class User:
             "LAST_LOGIN": "2026-11-27T09:00:00+00:00",
             "DATE_REGISTER": "2024-01-15T00:00:00+00:00",
             "IS_ONLINE": "N",
+            "TIME_ZONE": self.time_zone,
             "PERSONAL_GENDER": "",
             "PERSONAL_BIRTHDAY": "",
             "WORK_POSITION": "",
@@ -221,3 +223,13 @@ class Delivery:
     @property
     def form(self) -> dict[str, str]:
         return dict(self.payload)
+
+
+@dataclass(frozen=True)
+class FlowChange:
+    """One ``activate`` that switched a flow: who did it, the state it left, when (sandbox clock)."""
+
+    flow_id: int
+    user_id: int
+    active: bool
+    at: datetime

@@ -34,3 +34,5 @@ class SandboxSettings:
     invalid_client_status: int = 400
     # Seconds an event handler may take before the delivery is recorded as failed.
     event_timeout: float = 5.0
+    # profile's TIME_ZONE_OFFSET: present in one core copy, absent from the docs and the newest core.
+    profile_time_zone_offset: bool = True

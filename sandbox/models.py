@@ -144,6 +144,7 @@ class AppRegistration:
     install_event_url: str | None = None
     scope: str = "task,user,placement"
     version: int = 1
+    name: str = "Flow Switch"  # APP_NAME: system notifications start with it
 
     @property
     def status(self) -> str:
@@ -232,4 +233,22 @@ class FlowChange:
     flow_id: int
     user_id: int
     active: bool
+    at: datetime
+
+
+@dataclass
+class Notification:
+    """One entry of a user's notification list (``im.notify.system.add`` / ``im.notify.personal.add``)."""
+
+    id: int
+    user_id: int
+    message: str  # as stored: the app name and ``#BR#`` already turned into a line break
+    message_out: str
+    kind: str  # "system" or "personal"
+    from_user_id: int  # 0 for system notices
+    client_id: str | None  # the app that sent it (None without app context)
+    tag: str  # the TAG the app sent; the stored key is ``notify_tag``
+    notify_tag: str
+    sub_tag: str
+    attach: Any
     at: datetime

@@ -17,7 +17,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from sandbox import data, lifecycle, portal_page, rest
 from sandbox.frames import open_frame
 from sandbox.keepalive import KeepAliveHandler
-from sandbox.models import AppRegistration, Delivery, Flow, FlowChange
+from sandbox.models import AppRegistration, Delivery, Flow, FlowChange, Notification
 from sandbox.oauth_server import create_auth_app
 from sandbox.settings import SandboxSettings
 from sandbox.state import World
@@ -172,10 +172,18 @@ class SandboxServer:
         scope: str = "task,user,placement",
         *,
         installed: bool = False,
+        name: str = "Flow Switch",
     ) -> AppRegistration:
         """The admin adds the app: a new installation whose installer has yet to run (or skipped)."""
         app = AppRegistration(
-            client_id, client_secret, app_url, installer_url, redirect_uri, install_event_url, scope
+            client_id,
+            client_secret,
+            app_url,
+            installer_url,
+            redirect_uri,
+            install_event_url,
+            scope,
+            name=name,
         )
         self.world.register_app(app, installed=installed)
         return app
@@ -319,6 +327,21 @@ class SandboxServer:
         """Every switch ``activate`` made, in order: flow_id, user_id (whose token), active, at."""
         with self.world.lock:
             return list(self.world.flow_changes)
+
+    def notifications(self, user_id: int) -> list[Notification]:
+        """What the user's notification list shows now, newest first (a TAG keeps only the newest)."""
+        with self.world.lock:
+            return self.world.notifications.for_user(user_id)
+
+    @property
+    def notifications_sent(self) -> int:
+        """Notices added (replaced ones included); refused calls and unknown recipients do not count."""
+        return self.world.notifications_sent
+
+    @property
+    def sessid(self) -> str:
+        """``bitrix_sessid``: with the ``sandbox_user`` cookie it makes a REST call session-authorized."""
+        return self.world.sessid
 
     def reset_counters(self) -> None:
         self.world.reset_counters()

@@ -16,6 +16,7 @@ from typing import Any
 from sandbox.clock import SandboxClock
 from sandbox.errors import RestError
 from sandbox.models import AppRegistration, Delivery, EventBinding, Flow, FlowChange, Placement, Task, User
+from sandbox.notifications import NotificationBook
 from sandbox.settings import SandboxSettings
 from sandbox.tokens import TokenBook
 
@@ -55,6 +56,9 @@ class World:
         self.flows: dict[int, Flow] = {}
         self.tasks: dict[int, Task] = {}
         self.tokens = TokenBook(self.settings, self.clock)
+        self.notifications = NotificationBook()
+        # The portal's CSRF token (``bitrix_sessid``): REST calls with it and the login cookie use session auth.
+        self.sessid = secrets.token_hex(16)
         self.event_bindings: list[EventBinding] = []
         self.placements: list[Placement] = []
         self.app_options: dict[str, Any] = {}
@@ -106,6 +110,7 @@ class World:
             self.connections: Counter[str] = Counter()
             self.deliveries: list[Delivery] = []
             self.flow_changes: list[FlowChange] = []
+            self.notifications_sent = 0
 
     def count_call(self, method: str, user_id: int) -> None:
         with self.lock:

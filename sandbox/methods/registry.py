@@ -11,6 +11,7 @@ from sandbox.errors import RestError
 from sandbox.state import World
 
 GLOBAL_SCOPE = "_global"
+OAUTH, SESSION = "oauth", "session"  # how a call authenticated (CRestServer::getAuthType)
 AUTH_KEYS = ("auth", "access_token")  # removed from the params before a method runs
 PAGE = 50  # IRestService::LIST_LIMIT
 # A token with any of these scopes may call a method of the key scope.
@@ -25,6 +26,7 @@ class Call:
     user_id: int
     scope: set[str]
     params: dict[str, Any]
+    auth_type: str = OAUTH
 
     @property
     def is_admin(self) -> bool:
@@ -86,17 +88,18 @@ def resolve(world: World, name: str) -> Method:
     raise RestError("ERROR_METHOD_NOT_FOUND")
 
 
-def check_scope(found: Method, scope: set[str]) -> None:
-    if found.scope == GLOBAL_SCOPE:
-        return
-    if not scope & SCOPE_ALIASES.get(found.scope, {found.scope}):
-        raise RestError("insufficient_scope")
+def in_scope(found: Method, call: Call) -> bool:
+    """Session auth (the portal's own pages) is not limited to an app's scope."""
+    if found.scope == GLOBAL_SCOPE or call.auth_type == SESSION:
+        return True
+    return bool(call.scope & SCOPE_ALIASES.get(found.scope, {found.scope}))
 
 
 def execute(call: Call, name: str) -> tuple[Result, float]:
     """Run ``name`` for ``call``; returns the result and the processing time in seconds."""
     found = resolve(call.world, name)
-    check_scope(found, call.scope)
+    if not in_scope(found, call):
+        raise RestError("insufficient_scope")
     if call.world.take_operation_limit(found.name):
         raise RestError("OPERATION_TIME_LIMIT")
     call.world.count_call(found.name, call.user_id)

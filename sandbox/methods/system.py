@@ -8,7 +8,7 @@ from sandbox.errors import RestError, argument_error
 from sandbox.methods.registry import REGISTRY, Call, method
 from sandbox.state import INSTALLED
 
-PORTAL_SCOPES = ["basic", "department", "placement", "task", "user", "user_basic", "user_brief"]
+PORTAL_SCOPES = ["basic", "department", "im", "placement", "task", "user", "user_basic", "user_brief"]
 
 
 @method("app.info")

@@ -60,31 +60,47 @@ class Method:
     name: str
     scope: str
     handler: Callable[[Call], Any]
+    # Whether this portal has the method at all (None: always); absent methods answer 404.
+    enabled: Callable[[World], bool] | None = None
+
+    def available(self, world: World) -> bool:
+        return self.enabled is None or self.enabled(world)
 
 
 REGISTRY: dict[str, Method] = {}
 
 
-def method(name: str, scope: str = GLOBAL_SCOPE, *, case_sensitive: bool = False):
+def method(
+    name: str,
+    scope: str = GLOBAL_SCOPE,
+    *,
+    case_sensitive: bool = False,
+    enabled: Callable[[World], bool] | None = None,
+):
     """Register a method. Classic methods live under their lowercase name, D7 controllers as spelled."""
 
     def register(handler: Callable[[Call], Any]) -> Callable[[Call], Any]:
         key = name if case_sensitive else name.lower()
-        REGISTRY[key] = Method(name, scope, handler)
+        REGISTRY[key] = Method(name, scope, handler, enabled)
         return handler
 
     return register
 
 
+def find(world: World, name: str) -> Method | None:
+    """The method registered under exactly ``name`` on this portal (``method.get`` looks up this way)."""
+    found = REGISTRY.get(name)
+    if found is None and world.settings.lowercase_flow_methods == "resolve":
+        found = next((m for key, m in REGISTRY.items() if key.lower() == name.lower()), None)
+    return found if found is not None and found.available(world) else None
+
+
 def resolve(world: World, name: str) -> Method:
     """Try ``name.lower()`` then ``name`` (the rest.server component); 404 when neither exists."""
     for candidate in (name.lower(), name):
-        if candidate in REGISTRY:
-            return REGISTRY[candidate]
-    if world.settings.lowercase_flow_methods == "resolve":
-        for key, found in REGISTRY.items():
-            if key.lower() == name.lower():
-                return found
+        found = find(world, candidate)
+        if found is not None:
+            return found
     raise RestError("ERROR_METHOD_NOT_FOUND")
 
 

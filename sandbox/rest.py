@@ -14,6 +14,7 @@ from sandbox.envelope import envelope, time_block
 from sandbox.errors import RestError
 from sandbox.methods.registry import AUTH_KEYS, Call, execute
 from sandbox.php import parse_pairs, parse_str
+from sandbox.session_auth import session_call
 from sandbox.state import World
 
 bp = Blueprint("rest", __name__)
@@ -105,7 +106,8 @@ def endpoint(path: str) -> Response:
     if fault is not None:
         return error_response(fault)
     try:
-        result, processing = execute(authenticate(state, token, params), name)
+        session = session_call(state, request, params) if token is None else None
+        result, processing = execute(session or authenticate(state, token, params), name)
     except RestError as error:
         return error_response(error)
     timing = time_block(started, processing)

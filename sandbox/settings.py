@@ -34,3 +34,9 @@ class SandboxSettings:
     invalid_client_status: int = 400
     # Seconds an event handler may take before the delivery is recorded as failed.
     event_timeout: float = 5.0
+    # tasks.flow.Flow.list: on as on a current cloud portal; off answers ERROR_METHOD_NOT_FOUND (older portal).
+    flow_list_method: bool = True
+    # Its paging: "plain" (the core: a bare list, no next/total) or "counted" (next/total as for Page results).
+    flow_list_paging: str = "plain"
+    # profile's TIME_ZONE_OFFSET: present in one core copy, absent from the docs and the newest core.
+    profile_time_zone_offset: bool = True

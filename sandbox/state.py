@@ -13,8 +13,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from sandbox.clock import SandboxClock
 from sandbox.errors import RestError
-from sandbox.models import AppRegistration, Delivery, EventBinding, Flow, Placement, Task, User
+from sandbox.models import AppRegistration, Delivery, EventBinding, Flow, FlowChange, Placement, Task, User
+from sandbox.notifications import NotificationBook
 from sandbox.settings import SandboxSettings
 from sandbox.tokens import TokenBook
 
@@ -44,6 +46,7 @@ class World:
     def __init__(self, settings: SandboxSettings | None = None) -> None:
         self.lock = threading.RLock()
         self.settings = settings or SandboxSettings()
+        self.clock = SandboxClock()
         self.member_id = secrets.token_hex(16)
         self.portal_url = self.auth_url = ""
         self.app: AppRegistration | None = None
@@ -52,7 +55,10 @@ class World:
         self.users: dict[int, User] = {}
         self.flows: dict[int, Flow] = {}
         self.tasks: dict[int, Task] = {}
-        self.tokens = TokenBook(self.settings)
+        self.tokens = TokenBook(self.settings, self.clock)
+        self.notifications = NotificationBook()
+        # The portal's CSRF token (``bitrix_sessid``): REST calls with it and the login cookie use session auth.
+        self.sessid = secrets.token_hex(16)
         self.event_bindings: list[EventBinding] = []
         self.placements: list[Placement] = []
         self.app_options: dict[str, Any] = {}
@@ -103,6 +109,8 @@ class World:
             self.app_info_checks = 0
             self.connections: Counter[str] = Counter()
             self.deliveries: list[Delivery] = []
+            self.flow_changes: list[FlowChange] = []
+            self.notifications_sent = 0
 
     def count_call(self, method: str, user_id: int) -> None:
         with self.lock:
@@ -111,6 +119,10 @@ class World:
     def count_rejection(self, code: str) -> None:
         with self.lock:
             self.rejected[code] += 1
+
+    def record_flow_change(self, flow_id: int, user_id: int, active: bool) -> None:
+        with self.lock:
+            self.flow_changes.append(FlowChange(flow_id, user_id, active, self.clock.now()))
 
     # --- the app and its installation ----------------------------------------------------
 
@@ -217,6 +229,7 @@ class World:
             fields.setdefault("group_id", self.next_id("group"))
             creator = owner_id if creator_id is None else creator_id
             fields.setdefault("responsible_list", [["user", str(owner_id)]])
+            fields.setdefault("activity", self.clock.now())
             self.flows[flow_id] = Flow(flow_id, name, creator, owner_id, **fields)
             return flow_id
 

@@ -11,6 +11,7 @@ from sandbox.errors import RestError
 from sandbox.state import World
 
 GLOBAL_SCOPE = "_global"
+OAUTH, SESSION = "oauth", "session"  # how a call authenticated (CRestServer::getAuthType)
 AUTH_KEYS = ("auth", "access_token")  # removed from the params before a method runs
 PAGE = 50  # IRestService::LIST_LIMIT
 # A token with any of these scopes may call a method of the key scope.
@@ -25,6 +26,7 @@ class Call:
     user_id: int
     scope: set[str]
     params: dict[str, Any]
+    auth_type: str = OAUTH
 
     @property
     def is_admin(self) -> bool:
@@ -58,45 +60,62 @@ class Method:
     name: str
     scope: str
     handler: Callable[[Call], Any]
+    # Whether this portal has the method at all (None: always); absent methods answer 404.
+    enabled: Callable[[World], bool] | None = None
+
+    def available(self, world: World) -> bool:
+        return self.enabled is None or self.enabled(world)
 
 
 REGISTRY: dict[str, Method] = {}
 
 
-def method(name: str, scope: str = GLOBAL_SCOPE, *, case_sensitive: bool = False):
+def method(
+    name: str,
+    scope: str = GLOBAL_SCOPE,
+    *,
+    case_sensitive: bool = False,
+    enabled: Callable[[World], bool] | None = None,
+):
     """Register a method. Classic methods live under their lowercase name, D7 controllers as spelled."""
 
     def register(handler: Callable[[Call], Any]) -> Callable[[Call], Any]:
         key = name if case_sensitive else name.lower()
-        REGISTRY[key] = Method(name, scope, handler)
+        REGISTRY[key] = Method(name, scope, handler, enabled)
         return handler
 
     return register
 
 
+def find(world: World, name: str) -> Method | None:
+    """The method registered under exactly ``name`` on this portal (``method.get`` looks up this way)."""
+    found = REGISTRY.get(name)
+    if found is None and world.settings.lowercase_flow_methods == "resolve":
+        found = next((m for key, m in REGISTRY.items() if key.lower() == name.lower()), None)
+    return found if found is not None and found.available(world) else None
+
+
 def resolve(world: World, name: str) -> Method:
     """Try ``name.lower()`` then ``name`` (the rest.server component); 404 when neither exists."""
     for candidate in (name.lower(), name):
-        if candidate in REGISTRY:
-            return REGISTRY[candidate]
-    if world.settings.lowercase_flow_methods == "resolve":
-        for key, found in REGISTRY.items():
-            if key.lower() == name.lower():
-                return found
+        found = find(world, candidate)
+        if found is not None:
+            return found
     raise RestError("ERROR_METHOD_NOT_FOUND")
 
 
-def check_scope(found: Method, scope: set[str]) -> None:
-    if found.scope == GLOBAL_SCOPE:
-        return
-    if not scope & SCOPE_ALIASES.get(found.scope, {found.scope}):
-        raise RestError("insufficient_scope")
+def in_scope(found: Method, call: Call) -> bool:
+    """Session auth (the portal's own pages) is not limited to an app's scope."""
+    if found.scope == GLOBAL_SCOPE or call.auth_type == SESSION:
+        return True
+    return bool(call.scope & SCOPE_ALIASES.get(found.scope, {found.scope}))
 
 
 def execute(call: Call, name: str) -> tuple[Result, float]:
     """Run ``name`` for ``call``; returns the result and the processing time in seconds."""
     found = resolve(call.world, name)
-    check_scope(found, call.scope)
+    if not in_scope(found, call):
+        raise RestError("insufficient_scope")
     if call.world.take_operation_limit(found.name):
         raise RestError("OPERATION_TIME_LIMIT")
     call.world.count_call(found.name, call.user_id)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from sandbox.errors import RestError, argument_error
-from sandbox.methods.registry import REGISTRY, Call, method
+from sandbox.methods.registry import Call, find, in_scope, method
 from sandbox.state import INSTALLED
 
-PORTAL_SCOPES = ["basic", "department", "placement", "task", "user", "user_basic", "user_brief"]
+PORTAL_SCOPES = ["basic", "department", "im", "placement", "task", "user", "user_basic", "user_brief"]
 
 
 @method("app.info")
@@ -42,8 +42,9 @@ def scope(call: Call) -> list[str]:
 
 @method("method.get")
 def method_get(call: Call) -> dict[str, bool]:
-    found = REGISTRY.get(str(call.param("name", default="")).lower())
-    return {"isExisting": found is not None, "isAvailable": found is not None}
+    """The name as given (classic names in lowercase, controllers as spelled); available = in the token's scope."""
+    found = find(call.world, str(call.param("name", default="")))
+    return {"isExisting": found is not None, "isAvailable": found is not None and in_scope(found, call)}
 
 
 def require_admin(call: Call) -> None:

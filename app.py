@@ -9,10 +9,13 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+import oauth
+from blueprints import api, connect, events, frame, health, install
 from core import http_guard, i18n, jobs, redis_client
 from core.config import load_config
 from core.errors import register_error_handlers
 from core.logs import configure_logging
+from services.errors import ANSWERS
 
 ROOT = Path(__file__).resolve().parent
 
@@ -25,7 +28,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config["SECRET_KEY_FALLBACKS"] = list(settings["SECRET_KEY_FALLBACKS"])
     configure_logging(app)
     http_guard.init_app(app)
-
     if app.config["PROXY_COUNT"]:
         count = app.config["PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count, x_port=count)  # type: ignore[method-assign]
@@ -33,19 +35,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     redis_client.init_app(app)
     jobs.init_app(app)
     i18n.init_app(app)
-
-    import oauth
-
     oauth.init_app(app)
-
-    register_error_handlers(app)
-
-    from blueprints import api, connect, events, frame, health, install
-
-    app.register_blueprint(health.bp)
-    app.register_blueprint(install.bp)
-    app.register_blueprint(events.bp)
-    app.register_blueprint(connect.bp)
-    app.register_blueprint(frame.bp)
-    app.register_blueprint(api.bp)
+    register_error_handlers(app, ANSWERS)
+    for blueprint in (health.bp, install.bp, events.bp, connect.bp, frame.bp, api.bp):
+        app.register_blueprint(blueprint)
     return app

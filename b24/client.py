@@ -16,8 +16,10 @@ from __future__ import annotations
 import logging
 import random
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, Protocol, TypeVar
@@ -27,7 +29,7 @@ import requests
 
 from b24.encoding import http_build_query
 from b24.errors import B24Error, ExpiredToken, PortalUnreachable, error_from_payload, error_from_response
-from b24.http import get_session, post_json
+from b24.http import get_session, post
 from b24.ratelimit import PortalRateLimiter
 
 log = logging.getLogger(__name__)
@@ -104,9 +106,14 @@ class BatchResult:
             raise self.errors[key]
         return self.results[key]
 
-    def raise_first(self) -> None:
-        for error in self.errors.values():
-            raise error
+    def absorb(self, other: BatchResult) -> None:
+        """Take in ``other``'s outcomes; a later success replaces an earlier error of the same key."""
+        for key in other.results:
+            self.errors.pop(key, None)
+        self.results.update(other.results)
+        self.errors.update(other.errors)
+        self.totals.update(other.totals)
+        self.nexts.update(other.nexts)
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any], keys: Mapping[str, Key]) -> BatchResult:
@@ -194,6 +201,26 @@ class RestClient:
         self.session = session
         self.max_retries = max_retries
         self.backoff = backoff
+        # Slots of the portal's budget the caller took beforehand (see ``prepay``).
+        self._prepaid = 0
+        self._prepaid_lock = threading.Lock()
+
+    def prepay(self, slots: int) -> None:
+        """The next ``slots`` requests were already counted in the portal's budget by the caller.
+
+        A switch takes its budget before it takes the flow's lock, so it never waits for
+        the budget while others wait for the lock; its requests then go out at once.
+        """
+        with self._prepaid_lock:
+            self._prepaid = slots
+
+    def _take_slot(self) -> None:
+        with self._prepaid_lock:
+            if self._prepaid:
+                self._prepaid -= 1
+                return
+        if self.limiter is not None:
+            self.limiter.acquire(self.rate_wait)  # its RateLimited is final: it already waited
 
     def call(
         self, method: str, params: Mapping[str, Any] | None = None, *, idempotent: bool = True
@@ -227,6 +254,29 @@ class RestClient:
         body = {"halt": int(halt), "cmd": cmd if isinstance(commands, Mapping) else list(cmd.values())}
         return self._request("batch", body, idempotent, lambda payload: _batch_result(payload, keys))
 
+    def batch_all(self, commands: Mapping[Key, Command], *, concurrency: int = 4) -> BatchResult:
+        """Any number of read commands: batches of 50, ``concurrency`` of them in flight at once.
+
+        A batch can answer while some of its items were refused for the portal's limits
+        (``OPERATION_TIME_LIMIT``, ``QUERY_LIMIT_EXCEEDED``); those did not run, so they are
+        sent again after a pause, up to ``max_retries`` times. An error of a whole request
+        is raised as ``batch`` raises it.
+        """
+        merged = BatchResult()
+        pending = dict(commands)
+        for attempt in range(self.max_retries + 1):
+            if attempt:
+                time.sleep(self.backoff_delay(attempt - 1))
+            parts = [dict(part) for part in chunked(pending.items())]
+            with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(parts)))) as pool:
+                answers = list(pool.map(self.batch, parts))
+            for answer in answers:
+                merged.absorb(answer)
+            pending = {key: pending[key] for key, error in merged.errors.items() if error.retryable}
+            if not pending:
+                break
+        return merged
+
     def _request(
         self, method: str, body: dict[str, Any], idempotent: bool, parse: Callable[[dict[str, Any]], T]
     ) -> T:
@@ -234,8 +284,7 @@ class RestClient:
         refreshed = False
         attempt = 0
         while True:
-            if self.limiter is not None:
-                self.limiter.acquire(self.rate_wait)  # its RateLimited is final: it already waited
+            self._take_slot()
             try:
                 return parse(self._send(method, body, token))
             except ExpiredToken:
@@ -268,10 +317,10 @@ class RestClient:
         started = time.monotonic()
         status = 0
         try:
-            status, payload = post_json(
+            status, payload = post(
                 self.session or get_session(),
                 self.client_endpoint + method,
-                body,
+                json=body,
                 token=token,
                 timeout=self.timeout,
             )

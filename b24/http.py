@@ -79,19 +79,27 @@ def _unreachable(code: str, exc: requests.RequestException) -> PortalUnreachable
     return PortalUnreachable(code, f"{type(exc).__name__}: {exc}", request_sent=not _never_connected(exc))
 
 
-def post_json(
-    session: requests.Session, url: str, body: Any, *, token: str, timeout: float
+def post(
+    session: requests.Session,
+    url: str,
+    *,
+    json: Any = None,
+    form: dict[str, str] | None = None,
+    token: str | None = None,
+    timeout: float,
 ) -> tuple[int, dict[str, Any] | None]:
-    """POST ``body`` as JSON; the status and the decoded object (``None`` if not a JSON object).
+    """POST ``json`` (or ``form``); the status and the decoded object (``None`` if not a JSON object).
 
-    Redirects are not followed: a POST must not silently turn into a GET elsewhere,
-    and Bitrix24 redirects only when the portal's address changed (``PortalMoved``).
+    ``token`` travels as ``Authorization: Bearer``, never in the URL. Redirects are not
+    followed: a POST must not turn into a GET elsewhere, nor carry a token there, and
+    Bitrix24 redirects only when the portal's address changed (``PortalMoved``).
     """
     try:
         response = session.post(
             url,
-            json=body,
-            headers={"Authorization": f"Bearer {token}"},
+            json=json,
+            data=form,
+            headers={"Authorization": f"Bearer {token}"} if token else None,
             timeout=timeout,
             allow_redirects=False,
         )

@@ -4,11 +4,19 @@ Bitrix24 counts requests per portal in a leaky bucket (default plan: 50 deep, dr
 at 2 per second; enterprise: 250 and 5) and answers 503 ``QUERY_LIMIT_EXCEEDED`` once
 it overflows. We keep the same bucket on our side so the portal never has to refuse us.
 
-The whole decision is one Lua script on one key (``fs:{<member_id>}:bucket``), so it is
-atomic, works on Redis Cluster, and uses the Redis server's clock: app servers whose
-clocks disagree still agree on the bucket. A caller that has to wait reserves its slot
-at once (the level may rise above the depth by the reserved amount) and then sleeps,
-so waiters are served in order and never stampede.
+Inside the portal's bucket every caller has a share, so no one spends it all:
+
+- a user (``who``) may hold at most ``USER_SHARE`` of its depth and use that share of
+  its drain rate: one person's burst (or someone's refused attempts) leaves the rest of
+  the portal working;
+- background work (``background=True``, discovery) only takes slots while the bucket is
+  at most ``BACKGROUND_CEILING`` full: it yields to the people waiting on an answer.
+
+The decision is one Lua script on one key (``fs:{<member_id>}:bucket``), so it is atomic,
+works on Redis Cluster, and uses the Redis server's clock: app servers whose clocks
+disagree still agree on the bucket. A caller that has to wait reserves its slots at once
+(the level may rise above the depth by the reserved amount) and then sleeps, so waiters
+are served in order and never stampede.
 """
 
 from __future__ import annotations
@@ -20,43 +28,73 @@ from typing import Any
 import redis
 
 from b24.errors import RateLimited
+from core.keys import portal_key
 
 log = logging.getLogger(__name__)
 
 # Our depth is the portal's minus this margin: other apps on the same server IP share
 # the portal's counter, and network jitter lets requests we spaced out arrive bunched up.
 SAFETY_MARGIN = 5
+#: the part of the bucket (depth and drain rate) one user may use
+USER_SHARE = 0.6
+#: background work waits while the bucket is fuller than this part of its depth
+BACKGROUND_CEILING = 0.5
 
-# KEYS[1] bucket; ARGV: depth, drain per second, longest acceptable wait (microseconds).
-# Returns the wait in microseconds, or minus the wait when it is longer than acceptable.
-# Numbers are stored as formatted strings: Lua would print a microsecond clock as 1.7e+15.
-_ACQUIRE = """
-local depth = tonumber(ARGV[1])
-local rate = tonumber(ARGV[2]) / 1000000
-local max_wait = tonumber(ARGV[3])
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
-local state = redis.call('HMGET', KEYS[1], 'level', 'ts')
-local level = tonumber(state[1]) or 0
-local ts = tonumber(state[2]) or now
-level = math.max(0, level - math.max(0, now - ts) * rate)
-local wait = math.max(0, (level + 1 - depth) / rate)
-if wait > max_wait then
-  return -math.ceil(wait)
+#: ``take(key, depth, rate, ceiling, slots, who, user_depth, user_rate)``: the wait in
+#: microseconds before ``slots`` requests may go, reserved; or minus the wait when longer than
+#: ``max_wait`` (nothing reserved). Levels are stored as formatted strings: Lua would print
+#: a microsecond clock as 1.7e+15. Other scripts include this function (``services/switching``).
+TAKE_LUA = """
+local function take(key, depth, rate, ceiling, slots, who, user_depth, user_rate, max_wait)
+  local clock = redis.call('TIME')
+  local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+  rate = rate / 1000000
+  user_rate = user_rate / 1000000
+  local state = redis.call('HMGET', key, 'level', 'ts', who)
+  local level = tonumber(state[1]) or 0
+  level = math.max(0, level - math.max(0, now - (tonumber(state[2]) or now)) * rate)
+  local wait = math.max(0, (level + slots - ceiling) / rate)
+  local user_level = 0
+  if who ~= '' then
+    local mine = state[3] or ''
+    local sep = string.find(mine, ' ')
+    if sep then
+      local since = tonumber(string.sub(mine, sep + 1)) or now
+      user_level = math.max(0, tonumber(string.sub(mine, 1, sep - 1)) - math.max(0, now - since) * user_rate)
+    end
+    wait = math.max(wait, (user_level + slots - user_depth) / user_rate)
+  end
+  if wait > max_wait then
+    return -math.ceil(wait)
+  end
+  level = level + slots
+  redis.call('HSET', key, 'level', string.format('%.6f', level), 'ts', string.format('%d', now))
+  if who ~= '' then
+    redis.call('HSET', key, who, string.format('%.6f %d', user_level + slots, now))
+  end
+  redis.call('PEXPIRE', key, math.ceil(math.max(level / rate, user_level / math.max(user_rate, 1e-9)) / 1000) + 1000)
+  return math.ceil(wait)
 end
-level = level + 1
-redis.call('HSET', KEYS[1], 'level', string.format('%.6f', level), 'ts', string.format('%d', now))
-redis.call('PEXPIRE', KEYS[1], math.ceil(level / rate / 1000) + 1000)
-return math.ceil(wait)
 """
+
+# KEYS[1] bucket; ARGV: depth, rate, ceiling, slots, who, user depth, user rate, max wait (us).
+_ACQUIRE = (
+    TAKE_LUA
+    + "return take(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]),"
+    + " ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]))"
+)
 
 
 def bucket_key(member_id: str) -> str:
-    return f"fs:{{{member_id}}}:bucket"
+    return portal_key(member_id, "bucket")
 
 
 class PortalRateLimiter:
-    """Takes a slot in the portal's request budget before each HTTP request."""
+    """Takes slots in the portal's request budget before HTTP requests.
+
+    ``who``: the user on whose behalf the requests go (their fair share applies); empty
+    for a caller that may use the whole bucket. ``background``: work nobody waits for.
+    """
 
     def __init__(
         self,
@@ -66,28 +104,49 @@ class PortalRateLimiter:
         rate: float = 2.0,
         *,
         margin: int = SAFETY_MARGIN,
+        who: str = "",
+        background: bool = False,
     ) -> None:
         if burst < 1 or rate <= 0:
             raise ValueError("burst and rate must be positive")
         self.key = bucket_key(member_id)
         self.depth = max(1, burst - margin)
         self.rate = rate
+        self.who = f"u:{who}" if who else ""
+        self.ceiling = max(1.0, self.depth * BACKGROUND_CEILING) if background else float(self.depth)
         self._script = redis_client.register_script(_ACQUIRE)
 
-    def acquire(self, timeout: float) -> float:
-        """Wait until a request may go out; the seconds waited.
+    def args(self, slots: int, timeout: float) -> list[Any]:
+        """The arguments of ``take`` after the key, for a script that includes ``TAKE_LUA``."""
+        user_depth = max(2.0, self.depth * USER_SHARE)
+        return [
+            self.depth,
+            self.rate,
+            self.ceiling,
+            slots,
+            self.who,
+            user_depth,
+            self.rate * USER_SHARE,
+            int(max(0.0, timeout) * 1e6),
+        ]
+
+    def acquire(self, timeout: float, slots: int = 1) -> float:
+        """Wait until ``slots`` requests may go out; the seconds waited.
 
         Raises ``RateLimited`` (with ``retry_after``) at once when the wait would be
         longer than ``timeout``. If Redis is down the request goes unthrottled: the
         portal's own 503 is still handled by the client's retries.
         """
         try:
-            answer = int(
-                self._script(keys=[self.key], args=[self.depth, self.rate, int(max(0.0, timeout) * 1e6)])
-            )
+            answer = int(self._script(keys=[self.key], args=self.args(slots, timeout)))
         except redis.RedisError as exc:
             log.warning("rate limiter unavailable, request not throttled: %s", type(exc).__name__)
             return 0.0
+        return self.wait_out(answer)
+
+    @staticmethod
+    def wait_out(answer: int) -> float:
+        """Act on ``take``'s answer: sleep the reserved wait, or raise ``RateLimited``."""
         if answer < 0:
             retry_after = -answer / 1e6
             raise RateLimited(

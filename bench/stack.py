@@ -25,7 +25,7 @@ from core.redis_server import RedisServer
 from sandbox import data
 from sandbox.models import User
 from sandbox.server import SandboxServer
-from services import discovery, flows
+from services import discovery, known_flows
 from services.frame_session import HEADER
 
 CLIENT_ID = "local.flowswitch.bench"
@@ -122,9 +122,9 @@ class Stack:
                 raise RuntimeError("flow discovery did not finish in 30 s")
             time.sleep(0.05)
         pipe = self.redis.pipeline()
-        pipe.delete(flows.flows_key(self.member_id))
-        pipe.sadd(flows.flows_key(self.member_id), *ids)
-        pipe.hset(discovery.meta_key(self.member_id), "started_at", int(time.time()))
+        pipe.delete(known_flows.flows_key(self.member_id))
+        pipe.sadd(known_flows.flows_key(self.member_id), *ids)
+        pipe.hset(known_flows.meta_key(self.member_id), "started_at", int(time.time()))
         pipe.execute()
 
     def slow_down(self) -> None:
@@ -173,6 +173,7 @@ def running_stack(
             "B24_ALLOW_HTTP": "1",
             "B24_JS_SDK_URL": f"{sandbox.portal_url}/bx24.js",
             "B24_RATE_LIMIT": app_rate_limit,
+            "FRESH_READS_PER_MINUTE": "100000",  # benchmarks of portal reads ask for them
             **(app_env or {}),
         }
         app = start_gunicorn(

@@ -47,6 +47,8 @@ DEFAULTS: dict[str, Any] = {
     # the list cache (services/flow_cache.py), seconds; FLOW_CACHE_TTL=0 turns it off
     "FLOW_CACHE_TTL": 30.0,
     "VISIBILITY_CACHE_TTL": 120.0,
+    # list reloads one user may have skip the cache (``?fresh=1``) per minute; beyond, the cache answers
+    "FRESH_READS_PER_MINUTE": 4,
     # flows page: how long a switch waits for another switch of the same flow
     "SWITCH_LOCK_WAIT": 10.0,
     # flow discovery (services/discovery.py)

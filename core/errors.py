@@ -1,29 +1,57 @@
-"""HTTP errors: one shape for the JSON API, a short page for browsers, never a traceback."""
+"""Error answers: one table from error class to (status, code, message), one way to render it.
+
+Lower floors only raise their own typed errors (``b24/errors.py``, ``oauth``); the
+services' table (``services/errors.py``) says what each means to a person, and
+``register_error_handlers`` turns any error into that answer: JSON for the API and
+machines, a short page for browsers, never a traceback.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import redis
 from flask import Flask, Response, jsonify, render_template, request
+from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
 
+#: seconds a client should wait before retrying an answer that says "try again"
+RETRY_AFTER_SECONDS = 2
 
-class AppError(Exception):
-    """An error meant for the user: an HTTP status, a stable code and a readable message."""
 
-    status = 400
-    code = "bad_request"
+@dataclass(frozen=True)
+class Answer:
+    """What a person (or the page's script) is told about one kind of error."""
 
-    def __init__(self, message: str, *, status: int | None = None, code: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        if status is not None:
-            self.status = status
-        if code is not None:
-            self.code = code
+    status: int
+    code: str
+    message: Any  # a (lazy) translated string; ``%(reason)s`` is filled with the error's text
+
+    def text(self, reason: str = "") -> str:
+        message = str(self.message)
+        return message % {"reason": reason} if "%(reason)s" in message else message
+
+
+INTERNAL = Answer(500, "internal_error", _l("Something went wrong on our side; please try again."))
+STORAGE_DOWN = Answer(503, "storage_unavailable", _l("The app's storage is unavailable; please try again in a moment."))
+
+
+class ErrorTable:
+    """Error classes and their answers, looked up along the class hierarchy (most specific first)."""
+
+    def __init__(self, answers: Mapping[type[BaseException], Answer]) -> None:
+        self._answers = dict(answers)
+
+    def answer_for(self, error: BaseException) -> Answer | None:
+        for cls in type(error).__mro__:
+            if cls in self._answers:
+                return self._answers[cls]
+        return None
 
 
 def _wants_json() -> bool:
@@ -35,35 +63,38 @@ def _wants_json() -> bool:
     )
 
 
-def error_response(status: int, code: str, message: str) -> Response:
+def error_response(answer: Answer, reason: str = "", **extra: Any) -> Response:
+    """``answer`` as JSON (``{"error", "message", **extra}``) or as the error page."""
+    message = answer.text(reason)
     if _wants_json():
-        response = jsonify(error=code, message=message)
+        response = jsonify(error=answer.code, message=message, **extra)
     else:
         response = Response(
-            render_template("error.html", status=status, message=message), mimetype="text/html"
+            render_template("error.html", status=answer.status, message=message), mimetype="text/html"
         )
-    response.status_code = status
+    response.status_code = answer.status
+    if answer.status in (409, 429, 503):
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
 
 
-def register_error_handlers(app: Flask) -> None:
-    @app.errorhandler(AppError)
-    def app_error(exc: AppError) -> Response:
-        return error_response(exc.status, exc.code, exc.message)
+def register_error_handlers(app: Flask, table: ErrorTable) -> None:
+    """One handler for every error: the table's answer, else Werkzeug's, else a logged 500."""
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:
         code = (exc.name or "error").lower().replace(" ", "_")
-        return error_response(exc.code or 500, code, exc.description or exc.name)
-
-    @app.errorhandler(redis.RedisError)
-    def storage_down(exc: redis.RedisError) -> Response:
-        log.warning("Redis unavailable: %s", type(exc).__name__)
-        return error_response(
-            503, "storage_unavailable", "The app's storage is unavailable; please try again in a moment."
-        )
+        return error_response(Answer(exc.code or 500, code, exc.description or exc.name))
 
     @app.errorhandler(Exception)
-    def unexpected(exc: Exception) -> Response:
+    def any_error(exc: Exception) -> Response:
+        answer = table.answer_for(exc)
+        if answer is not None:
+            # Bitrix24's own text for answers that quote it ("refused the change: …").
+            reason = getattr(exc, "description", "") or getattr(exc, "code", "")
+            return error_response(answer, reason=str(reason))
+        if isinstance(exc, redis.RedisError):
+            log.warning("Redis unavailable: %s", type(exc).__name__)
+            return error_response(STORAGE_DOWN)
         log.exception("Unhandled error")
-        return error_response(500, "internal_error", "Something went wrong on our side; please try again.")
+        return error_response(INTERNAL)

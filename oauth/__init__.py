@@ -1,27 +1,23 @@
 """Portal tokens: the encrypted store, ``app.info`` verification and the Authlib client.
 
 ``init_app`` builds them once per app; request code reaches them through ``store()``,
-``verifier()`` and ``client()``.
+``verifier()`` and ``client()``. This floor only raises (``b24.errors``, ``oauth.verify``);
+what an error means to a person is decided in ``services/errors.py``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Flask, Response, current_app
-from flask_babel import gettext, lazy_gettext
+from flask import Flask, current_app
 
-from b24.errors import AuthServerUnavailable, InvalidToken
-from core.errors import error_response
+from core.redis_client import get_redis
 from oauth.client import OAuthClient
 from oauth.crypto import TokenCipher
 from oauth.store import TokenStore
 from oauth.verify import TokenVerifier
 
 EXTENSION = "flow_switch.oauth"
-
-#: what a user sees while the authorization server is down (the API answers it too)
-AUTH_SERVER_DOWN = lazy_gettext("The Bitrix24 authorization server is not answering; please try again.")
 
 
 @dataclass(frozen=True)
@@ -36,7 +32,8 @@ class OAuth:
 def init_app(app: Flask) -> None:
     config = app.config
     timeout = float(config["B24_HTTP_TIMEOUT"])
-    redis_client = app.extensions["redis"]
+    with app.app_context():
+        redis_client = get_redis()
     app.extensions[EXTENSION] = OAuth(
         store=TokenStore(redis_client, TokenCipher.from_config(config)),
         verifier=TokenVerifier(
@@ -50,8 +47,6 @@ def init_app(app: Flask) -> None:
         client=OAuthClient(config["B24_CLIENT_ID"], config["B24_CLIENT_SECRET"], timeout=timeout),
         refresh_lock_timeout=2 * timeout + 5,
     )
-    app.register_error_handler(AuthServerUnavailable, _auth_server_unavailable)
-    app.register_error_handler(InvalidToken, _signed_out)
 
 
 def _oauth() -> OAuth:
@@ -72,15 +67,3 @@ def client() -> OAuthClient:
 
 def refresh_lock_timeout() -> float:
     return _oauth().refresh_lock_timeout
-
-
-def _auth_server_unavailable(exc: AuthServerUnavailable) -> Response:
-    return error_response(503, "auth_server_unavailable", str(AUTH_SERVER_DOWN))
-
-
-def _signed_out(exc: InvalidToken) -> Response:
-    return error_response(
-        401,
-        "reauth_required",
-        gettext("Your Bitrix24 sign-in has expired. Please open the app again from your Bitrix24."),
-    )

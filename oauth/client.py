@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urlencode
 
 import requests
 from authlib.integrations.base_client import OAuthError as AuthlibOAuthError
@@ -64,8 +63,10 @@ class OAuthClient:
         return session
 
     def authorization_url(self, portal_origin: str, state: str) -> str:
-        # Bitrix24 takes redirect_uri and scope from the app card: only client_id and state.
-        return f"{portal_origin}/oauth/authorize/?" + urlencode({"client_id": self.client_id, "state": state})
+        """The portal's sign-in page (Bitrix24 takes redirect_uri and scope from the app card)."""
+        with self.session() as session:
+            url, _ = session.create_authorization_url(f"{portal_origin}/oauth/authorize/", state=state)
+        return url
 
     def exchange_code(self, server: str, code: str) -> TokenDict:
         with self.session() as session, token_endpoint_errors():

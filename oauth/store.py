@@ -7,41 +7,19 @@ docs/design.md), so one portal lives in one slot and uninstall can find all of i
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 import redis
-from flask import Flask
 
+from core.keys import portal_key, portal_prefix
 from oauth.crypto import TokenCipher, UndecryptableRecord
-
-_MEMBER_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 STATUS_NEW = "new"
 STATUS_ACTIVE = "active"
 STATUS_DELETED = "deleted"
-
-
-class BadMemberId(ValueError):
-    """A ``member_id`` that cannot be part of a key (wrong characters or length)."""
-
-
-def check_member_id(member_id: str) -> str:
-    if not isinstance(member_id, str) or not _MEMBER_ID.fullmatch(member_id):
-        raise BadMemberId("member_id must be 1-64 letters, digits, '.', '_' or '-'")
-    return member_id
-
-
-def portal_prefix(member_id: str) -> str:
-    return f"fs:{{{check_member_id(member_id)}}}:"
-
-
-def portal_key(member_id: str, *parts: object) -> str:
-    """``fs:{M}:part1:part2``: the one place that spells a portal's keys."""
-    return portal_prefix(member_id) + ":".join(str(part) for part in parts)
 
 
 @dataclass(frozen=True)
@@ -86,11 +64,6 @@ class TokenStore:
         self.redis = redis_client
         self.cipher = cipher
 
-    @staticmethod
-    def from_app(app: Flask) -> TokenStore:
-        """The store ``oauth.init_app`` built for ``app``."""
-        return app.extensions["flow_switch.oauth"].store
-
     def _decode(self, raw: str | None, cls: type) -> Any:
         if raw is None:
             return None
@@ -107,11 +80,19 @@ class TokenStore:
     def get_portal(self, member_id: str) -> Portal | None:
         return self._decode(self.redis.get(portal_key(member_id, "portal")), Portal)
 
-    def _update(self, key: str, cls: type, change: Callable[[Any], Any]) -> Any:
+    def get_portal_and_user(self, member_id: str, user_id: int) -> tuple[Portal | None, UserToken | None]:
+        """The portal record and one user's pair in one Redis round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.get(portal_key(member_id, "portal")).get(portal_key(member_id, "user", int(user_id)))
+        portal, user = pipe.execute()
+        return self._decode(portal, Portal), self._decode(user, UserToken)
+
+    def _update(self, key: str, cls: type, change: Callable[[Any], Any]) -> tuple[Any, bool]:
         """Read-modify-write one record atomically (optimistic ``WATCH``; one key, so Cluster-safe).
 
         ``change`` gets the current record (or ``None``) and returns the new one, or
-        ``None`` to leave it alone; it may run more than once.
+        ``None`` to leave it alone; it may run more than once. Returns the record as it
+        is now and whether this call wrote it.
         """
         # transaction=True: Redis Cluster's pipeline only allows WATCH inside a transaction.
         with self.redis.pipeline(transaction=True) as pipe:
@@ -122,11 +103,11 @@ class TokenStore:
                     updated = change(current)
                     if updated is None:
                         pipe.unwatch()
-                        return current
+                        return current, False
                     pipe.multi()
                     pipe.set(key, self._encode(updated))
                     pipe.execute()
-                    return updated
+                    return updated, True
                 except redis.WatchError:
                     continue
 
@@ -139,7 +120,7 @@ class TokenStore:
             updated = change(current)
             return None if updated is None else replace(updated, updated_at=time.time())
 
-        return self._update(portal_key(member_id, "portal"), Portal, stamped)
+        return self._update(portal_key(member_id, "portal"), Portal, stamped)[0]
 
     def mark_deleted(self, member_id: str) -> None:
         """Bitrix24 says the app is gone (``NOT_INSTALLED``, ``PORTAL_DELETED``): keep the data, stop using it."""
@@ -160,12 +141,12 @@ class TokenStore:
 
     def put_user_if_newer(self, member_id: str, user_id: int, token: UserToken) -> bool:
         """Store ``token`` unless the stored pair lives longer (a replayed POST or event)."""
-        stored = self._update(
+        _, written = self._update(
             portal_key(member_id, "user", int(user_id)),
             UserToken,
             lambda current: token if current is None or token.expires_at > current.expires_at else None,
         )
-        return stored is token
+        return written
 
     def user_ids(self, member_id: str) -> list[int]:
         """Users of the portal with a stored token pair."""

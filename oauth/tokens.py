@@ -25,9 +25,10 @@ from b24.errors import (
     PortalDeleted,
 )
 from b24.ratelimit import PortalRateLimiter
+from core.keys import portal_key
+from core.locks import lock, release
 from oauth.client import OAuthClient
-from oauth.lock import RedisLock
-from oauth.store import STATUS_DELETED, TokenStore, UserToken, portal_key
+from oauth.store import STATUS_DELETED, TokenStore, UserToken
 from oauth.verify import Verified
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,6 @@ T = TypeVar("T")
 
 #: refresh this long before expiry (capped at a quarter of the token's lifetime)
 REFRESH_AHEAD = 60.0
-_POLL = 0.05
 
 
 def refresh_window(token: UserToken) -> float:
@@ -108,21 +108,21 @@ class UserTokens:
         user_id: int,
         *,
         lock_timeout: float,
+        stored: UserToken | None = None,
     ) -> None:
         self.store = store
         self.client = client
         self.member_id = member_id
         self.user_id = int(user_id)
-        self.lock = RedisLock(
-            store.redis,
-            portal_key(member_id, "lock", "refresh", self.user_id),
-            int(lock_timeout * 1000),
+        # One refresh per (portal, user) across every worker and server. Waiters block
+        # on the lock and then find the pair its holder stored (``_refresh_locked``).
+        self.lock = lock(
+            store.redis, portal_key(member_id, "lock", "refresh", self.user_id), lock_timeout, lock_timeout + 1
         )
-        self.wait_timeout = lock_timeout + 1.0
         self.handed_out: str | None = None
         # The pair last read, reused by the calls of one request (each read is a Redis
         # round trip and a decryption); refreshes always read the store again.
-        self._last_read: UserToken | None = None
+        self._last_read: UserToken | None = stored
 
     def stored(self) -> UserToken:
         token = self.store.get_user(self.member_id, self.user_id)
@@ -140,25 +140,19 @@ class UserTokens:
 
     def refresh(self, stale_access_token: str) -> str:
         """A fresh access token to replace ``stale_access_token``; at most one grant in flight."""
-        self.handed_out = self._successor(stale_access_token)
+        current = self.stored()
+        if self._replaces(current, stale_access_token):
+            fresh = current.access_token
+        elif not self.lock.acquire():
+            raise AuthServerUnavailable("REFRESH_TIMEOUT", "another refresh did not finish in time")
+        else:
+            try:
+                fresh = self._refresh_locked(stale_access_token)
+            finally:
+                release(self.lock)
+        self.handed_out = fresh
         self._last_read = None  # the successor is in the store; the next call reads it
-        return self.handed_out
-
-    def _successor(self, stale_access_token: str) -> str:
-        deadline = time.monotonic() + self.wait_timeout
-        while True:
-            current = self.stored()
-            if self._replaces(current, stale_access_token):
-                return current.access_token
-            owner = self.lock.acquire()
-            if owner is not None:
-                try:
-                    return self._refresh_locked(stale_access_token)
-                finally:
-                    self.lock.release(owner)
-            if time.monotonic() > deadline:
-                raise AuthServerUnavailable("REFRESH_TIMEOUT", "another refresh did not finish in time")
-            time.sleep(_POLL)
+        return fresh
 
     @staticmethod
     def _replaces(token: UserToken, stale_access_token: str) -> bool:
@@ -233,34 +227,50 @@ class PortalRestClient(RestClient):
         return self._guarded(lambda: super(PortalRestClient, self).batch(*args, **kwargs))
 
 
-def user_tokens(member_id: str, user_id: int) -> UserTokens:
+def user_tokens(member_id: str, user_id: int, stored: UserToken | None = None) -> UserTokens:
     """The ``TokenSource`` of a (portal, user), wired to the current app's store and client."""
     import oauth
 
     return UserTokens(
-        oauth.store(), oauth.client(), member_id, user_id, lock_timeout=oauth.refresh_lock_timeout()
+        oauth.store(),
+        oauth.client(),
+        member_id,
+        user_id,
+        lock_timeout=oauth.refresh_lock_timeout(),
+        stored=stored,
     )
+
+
+def portal_limiter(member_id: str, *, who: str = "", background: bool = False) -> PortalRateLimiter:
+    """The portal's shared request budget, for ``who`` (a user id) or for background work."""
+    import oauth
+
+    burst, rate = current_app.config["B24_RATE_LIMIT_PARSED"]
+    return PortalRateLimiter(oauth.store().redis, member_id, burst, rate, who=who, background=background)
 
 
 def rest_client_for(member_id: str, user_id: int, *, interactive: bool = True) -> RestClient:
     """The one way services get a portal's REST API, acting as ``user_id`` with their own token.
 
-    ``interactive``: a user waits for the answer, so a spent portal budget is waited out
-    for at most ``B24_RATE_WAIT`` seconds (then ``RateLimited``); else up to ``B24_HTTP_TIMEOUT``.
+    ``interactive``: a user waits for the answer, so a spent portal budget (their fair share
+    of it) is waited out for at most ``B24_RATE_WAIT`` seconds (then ``RateLimited``); else
+    the request is background work, which yields to people and waits up to ``B24_HTTP_TIMEOUT``.
+    The portal record and the user's pair are read in one Redis round trip.
 
     Raises ``InvalidToken`` when the user has no stored tokens (they open the app again)
     and ``NotInstalled`` when the portal is known to have removed the app.
     """
-    tokens = user_tokens(member_id, user_id)
-    portal = tokens.store.get_portal(member_id)
+    import oauth
+
+    portal, stored = oauth.store().get_portal_and_user(member_id, user_id)
     if portal is not None and portal.status == STATUS_DELETED:
         raise NotInstalled("NOT_INSTALLED", "the app was removed from this portal")
+    tokens = user_tokens(member_id, user_id, stored)
     config = current_app.config
-    burst, rate = config["B24_RATE_LIMIT_PARSED"]
     return PortalRestClient(
         tokens,
-        tokens.stored().client_endpoint,
-        limiter=PortalRateLimiter(tokens.store.redis, member_id, burst, rate),
+        (stored or tokens.stored()).client_endpoint,
+        limiter=portal_limiter(member_id, who=str(user_id) if interactive else "", background=not interactive),
         timeout=float(config["B24_HTTP_TIMEOUT"]),
         rate_wait=float(config["B24_RATE_WAIT" if interactive else "B24_HTTP_TIMEOUT"]),
     )

@@ -18,14 +18,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import redis
-import requests
-from flask_babel import lazy_gettext
 
-from b24.errors import AuthServerUnavailable, B24Error, error_from_payload
-from b24.http import get_session
-from core.errors import AppError
+from b24.errors import AuthServerUnavailable, B24Error, PortalMoved, PortalUnreachable, error_from_payload
+from b24.http import get_session, post
+from core.keys import BadMemberId, portal_key
 from core.throttle import FixedWindow
-from oauth.store import BadMemberId, portal_key
+from core.urls import normalize_domain, origin_of, same_site_endpoint
 
 log = logging.getLogger(__name__)
 
@@ -35,26 +33,19 @@ REFUSED_TTL = 60
 REFUSALS_PER_ADDRESS = 20
 
 
-class VerificationFailed(AppError):
-    """The request's claims do not match what the authorization server says."""
+class VerificationFailed(Exception):
+    """The request's claims do not match what the authorization server says.
 
-    status = 403
-    code = "forbidden"
+    ``reason`` is for the log; the person is told one sentence that reveals nothing.
+    """
 
     def __init__(self, reason: str) -> None:
-        # ``reason`` is for the log; the user sees one message that reveals nothing.
-        super().__init__(lazy_gettext("This request could not be verified as coming from your Bitrix24."))
+        super().__init__(reason)
         self.reason = reason
 
 
-class TooManyRefusals(AppError):
+class TooManyRefusals(Exception):
     """Too many requests from one address failed verification lately; no call is made for it."""
-
-    status = 429
-    code = "too_many_attempts"
-
-    def __init__(self) -> None:
-        super().__init__(lazy_gettext("Too many requests could not be verified; please try again in a minute."))
 
 
 class TokenRefused(VerificationFailed):
@@ -76,22 +67,6 @@ class Verified:
     user_id: int
     scope: str
     installed: bool
-
-
-def normalize_domain(value: str) -> str:
-    """``Portal.Example.com:443`` -> ``portal.example.com``; other ports are kept."""
-    host = (value or "").strip().lower().rstrip("/")
-    for default_port in (":443", ":80"):
-        if host.endswith(default_port):
-            host = host[: -len(default_port)]
-    return host
-
-
-def origin_of(url: str) -> str:
-    parts = urlsplit((url or "").strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return ""
-    return f"{parts.scheme}://{parts.netloc.lower()}"
 
 
 class TokenVerifier:
@@ -185,29 +160,23 @@ class TokenVerifier:
     def app_info(self, server: str, access_token: str) -> Verified:
         """Ask ``server`` whose token this is. The token goes in the POST body, never the URL."""
         try:
-            # No redirects: a 307 would carry the token in the body to wherever it points.
-            response = get_session().post(
-                f"{server}/rest/app.info",
-                data={"auth": access_token},
-                timeout=self.timeout,
-                allow_redirects=False,
+            # Form-encoded ``auth``, as the SDKs send it; never followed to another host.
+            status, payload = post(
+                get_session(), f"{server}/rest/app.info", form={"auth": access_token}, timeout=self.timeout
             )
-        except requests.RequestException as exc:
-            raise AuthServerUnavailable("CONNECTION_ERROR", type(exc).__name__) from None
-        try:
-            payload: Any = response.json()
-        except ValueError:
-            payload = None
-        error = error_from_payload(payload, response.status_code)
-        if error is None and (response.status_code >= 500 or not isinstance(payload, dict)):
-            raise AuthServerUnavailable("ERROR_UNEXPECTED_ANSWER", f"HTTP {response.status_code}")
+        except (PortalUnreachable, PortalMoved) as exc:
+            raise AuthServerUnavailable("CONNECTION_ERROR", exc.code) from None
+        error = error_from_payload(payload, status)
+        if error is None and (status >= 500 or payload is None):
+            raise AuthServerUnavailable("ERROR_UNEXPECTED_ANSWER", f"HTTP {status}")
         if error is not None:
-            if response.status_code >= 500:
-                raise AuthServerUnavailable(error.code, error.description, response.status_code)
+            if status >= 500:
+                raise AuthServerUnavailable(error.code, error.description, status)
             # The token itself was refused (invalid, expired, app not installed, ...):
             # nothing in this request can be trusted.
             log.info("app.info refused a token: %s", error.code)
             raise TokenRefused(error)
+        assert payload is not None  # checked above
         return self._parse(server, payload.get("result"))
 
     def _parse(self, server: str, result: Any) -> Verified:
@@ -218,15 +187,7 @@ class TokenVerifier:
             raise VerificationFailed("token belongs to another application")
         domain = normalize_domain(str(install.get("domain") or ""))
         client_endpoint = str(install.get("client_endpoint") or "")
-        endpoint = urlsplit(client_endpoint)
-        allowed_schemes = ("https", "http") if self.allow_http else ("https",)
-        if (
-            not domain
-            or endpoint.scheme not in allowed_schemes
-            or normalize_domain(endpoint.netloc) != domain
-            or endpoint.username
-            or endpoint.password
-        ):
+        if not same_site_endpoint(client_endpoint, domain, allow_http=self.allow_http):
             raise VerificationFailed("client_endpoint is not on the verified portal")
         try:
             user_id = int(result.get("user_id") or 0)

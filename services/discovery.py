@@ -22,15 +22,18 @@ from typing import TYPE_CHECKING
 
 import redis
 from flask import Flask, current_app
+from redis.lock import Lock
 
 import oauth
+from b24.errors import FlowError
+from core.keys import portal_key
+from core.locks import lock, release
 from core.redis_client import get_redis
-from oauth.lock import RedisLock
-from oauth.store import portal_key
 from oauth.tokens import rest_client_for
-from services import flow_cache, flows
-from services.flow_cache import GENERATION, meta_key
+from services import flow_cache, flows, known_flows
+from services.errors import FlowNotVisible
 from services.flow_refs import flow_id_from, parse_flow_ref
+from services.known_flows import GENERATION, meta_key
 
 if TYPE_CHECKING:
     from b24.client import RestClient
@@ -39,7 +42,7 @@ log = logging.getLogger(__name__)
 
 TASK_PAGE = 50
 # Bitrix24 batches hold 50 commands; a scan window of several batches runs in parallel.
-SCAN_WINDOW = 4 * flows.BATCH_SIZE
+SCAN_WINDOW = 4 * 50
 
 
 def lock_key(member_id: str) -> str:
@@ -117,7 +120,7 @@ def run(client: RestClient, r: redis.Redis, member_id: str, *, lock_owner: str =
     portal's discovery lock (else the portal was uninstalled meanwhile: ``added`` is -1).
     """
     config = current_app.config
-    known = set(flows.known_ids(r, member_id))
+    known = set(known_flows.known_ids(r, member_id))
     from_tasks = ids_from_tasks(client, config["DISCOVERY_TASK_PAGES"])
     scanned, scanned_to = scan_ids(
         client,
@@ -126,7 +129,7 @@ def run(client: RestClient, r: redis.Redis, member_id: str, *, lock_owner: str =
         limit=config["DISCOVERY_SCAN_LIMIT"],
     )
     found = from_tasks | scanned
-    keys = (lock_key(member_id), flows.flows_key(member_id), meta_key(member_id))
+    keys = (lock_key(member_id), known_flows.flows_key(member_id), meta_key(member_id))
     added = r.eval(
         _RECORD,
         len(keys),
@@ -151,17 +154,16 @@ def _client_for(member_id: str, user_id: int | None) -> RestClient:
     return rest_client_for(member_id, user_id, interactive=False)
 
 
-def _run_in_background(app: Flask, lock: RedisLock, owner: str, member_id: str, user_id: int | None) -> None:
+def _run_in_background(app: Flask, held: Lock, member_id: str, user_id: int | None) -> None:
     with app.app_context():
         try:
-            report = run(
-                _client_for(member_id, user_id), get_redis(), member_id, lock_owner=owner
-            )
+            owner = held.local.token.decode()
+            report = run(_client_for(member_id, user_id), get_redis(), member_id, lock_owner=owner)
             log.info("Discovery for %s: %s", member_id, report)
         except Exception:
             log.exception("Discovery for %s failed", member_id)
         finally:
-            lock.release(owner)
+            release(held)
 
 
 def start(member_id: str, user_id: int | None = None) -> bool:
@@ -171,14 +173,13 @@ def start(member_id: str, user_id: int | None = None) -> bool:
     """
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     r = get_redis()
-    lock = RedisLock(r, lock_key(member_id), app.config["DISCOVERY_LOCK_SECONDS"] * 1000)
-    owner = lock.acquire()
-    if owner is None:
+    held = lock(r, lock_key(member_id), app.config["DISCOVERY_LOCK_SECONDS"], wait=None)
+    if not held.acquire():
         return False
     r.hset(meta_key(member_id), "started_at", int(time.time()))
     threading.Thread(
         target=_run_in_background,
-        args=(app, lock, owner, member_id, user_id),
+        args=(app, held, member_id, user_id),
         name=f"discovery-{member_id}",
         daemon=True,
     ).start()
@@ -200,11 +201,21 @@ def refresh_if_stale(member_id: str, user_id: int | None = None) -> bool:
     return start(member_id, user_id)
 
 
-def add_by_ref(client: RestClient, r: redis.Redis, member_id: str, portal_domain: str, ref: str) -> dict:
-    """Read the referenced flow with the user's token, then remember its id; the raw flow."""
+def add_flow(member_id: str, user_id: int, portal_domain: str, portal_origin: str, ref: str) -> flows.Flow:
+    """A flow a user pasted (its number or link): read with their token, then remembered for everyone.
+
+    Raises ``InvalidFlowRef`` for anything else, ``FlowNotVisible`` when Bitrix24 does
+    not show the user that flow (whatever the reason: it says no more).
+    """
     flow_id = parse_flow_ref(ref, portal_domain)
+    client = rest_client_for(member_id, user_id)
+    r = get_redis()
     read_at = time.time()
-    raw = flows.read_flow(client, flow_id)
+    try:
+        raw = flows.read_flow(client, flow_id)
+    except FlowError as exc:
+        raise FlowNotVisible(exc) from None
     flow_cache.store_flows(r, member_id, [raw], read_at)
-    flows.remember(r, member_id, [flow_id])
-    return raw
+    known_flows.remember(r, member_id, [flow_id])
+    return flows.describe(client, r, member_id, user_id, portal_origin, raw)
+

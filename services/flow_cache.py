@@ -23,25 +23,33 @@ from dataclasses import dataclass
 import redis
 from flask import current_app
 
-from oauth.store import portal_key
+from core.keys import portal_key
+from services.known_flows import GENERATION, meta_key
 
-GENERATION = "gen"
 # The fields of a flow the page shows; the rest of Bitrix24's object is not kept.
 _FIELDS = ("id", "name", "description", "active", "efficiency", "ownerId", "creatorId")
 
-# KEYS: flow entries; ARGV[1]: TTL in ms, then one value per key ("<read_at> <json>").
-# A value replaces the stored one unless that one comes from a later read.
-_STORE = """
-local ttl = tonumber(ARGV[1])
-for i, key in ipairs(KEYS) do
-  local value = ARGV[i + 1]
+#: ``store_flow(key, value, ttl_ms)``: keep ``value`` ("<read_at> <json>") unless the stored
+#: one comes from a later read. Other scripts include it (a switch writes in its release).
+STORE_LUA = """
+local function store_flow(key, value, ttl)
   local old = redis.call('GET', key)
   if not old or tonumber(string.match(old, '^%S+')) <= tonumber(string.match(value, '^%S+')) then
     redis.call('SET', key, value, 'PX', ttl)
   end
 end
+"""
+
+# KEYS: flow entries; ARGV[1]: TTL in ms, then one value per key.
+_STORE = (
+    STORE_LUA
+    + """
+for i, key in ipairs(KEYS) do
+  store_flow(key, ARGV[i + 1], tonumber(ARGV[1]))
+end
 return 0
 """
+)
 
 
 def flow_key(member_id: str, flow_id: int) -> str:
@@ -50,16 +58,6 @@ def flow_key(member_id: str, flow_id: int) -> str:
 
 def visible_key(member_id: str, user_id: int) -> str:
     return portal_key(member_id, "visible", int(user_id))
-
-
-def meta_key(member_id: str) -> str:
-    """The known set's metadata: discovery state and the generation."""
-    return portal_key(member_id, "flows", "meta")
-
-
-def known_set_changed(r: redis.Redis | redis.client.Pipeline, member_id: str) -> None:
-    """Make every user's visibility entry stale (ids were added to or removed from the known set)."""
-    r.hincrby(meta_key(member_id), GENERATION, 1)
 
 
 def _ttl_ms(setting: str) -> int:
@@ -80,17 +78,22 @@ class Cached:
     is_admin: bool
 
 
+def entry(raw: dict, read_at: float) -> str:
+    """A flow's cache value: the time its read was sent, then the page's fields as JSON."""
+    return f"{read_at:.6f} " + json.dumps({k: raw[k] for k in _FIELDS if k in raw}, separators=(",", ":"))
+
+
+def flow_ttl_ms() -> int:
+    """The flow entries' lifetime; 0 when the cache is off."""
+    return _ttl_ms("FLOW_CACHE_TTL")
+
+
 def store_flows(r: redis.Redis, member_id: str, raws: Iterable[dict], read_at: float) -> None:
     """Remember raw flows as read by a request sent at ``read_at`` (epoch seconds)."""
-    items = {
-        int(raw["id"]): f"{read_at:.6f} "
-        + json.dumps({k: raw[k] for k in _FIELDS if k in raw}, separators=(",", ":"))
-        for raw in raws
-        if "id" in raw
-    }
+    items = {int(raw["id"]): entry(raw, read_at) for raw in raws if "id" in raw}
     if items and enabled():
         keys = [flow_key(member_id, flow_id) for flow_id in items]
-        r.eval(_STORE, len(keys), *keys, _ttl_ms("FLOW_CACHE_TTL"), *items.values())
+        r.eval(_STORE, len(keys), *keys, flow_ttl_ms(), *items.values())
 
 
 def store_visible(
@@ -107,10 +110,6 @@ def store_visible(
     if enabled():
         value = json.dumps({"gen": generation, "at": read_at, "ids": sorted(ids), "admin": is_admin})
         r.set(visible_key(member_id, user_id), value, px=_ttl_ms("VISIBILITY_CACHE_TTL"))
-
-
-def generation(r: redis.Redis, member_id: str) -> int:
-    return int(r.hget(meta_key(member_id), GENERATION) or 0)
 
 
 def load(r: redis.Redis, member_id: str, user_id: int) -> Cached | None:

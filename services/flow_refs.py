@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qs, urlsplit
 
-from oauth.verify import normalize_domain
+from core.urls import normalize_domain
+from services.errors import InvalidFlowRef
 
 #: longer input is refused before any parsing (a real link is well under 300 characters)
 MAX_REF_LENGTH = 2048
@@ -21,10 +22,6 @@ MAX_REF_LENGTH = 2048
 _ID = re.compile(r"[0-9]{1,10}")
 _WORD = re.compile(r"[a-z]{1,32}")
 _ID_PARAMS = ("ID", "ID_from", "flowId", "FLOW_ID", "flow_id")
-
-
-class InvalidFlowRef(ValueError):
-    """Neither a flow id nor a link to a flow on this portal."""
 
 
 def flow_id_from(text: str) -> int | None:

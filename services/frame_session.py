@@ -3,9 +3,11 @@
 The portal frames the app from another site, so browsers that block third-party
 cookies (Safari, Firefox, Chrome with the setting on) would drop a session cookie.
 The page gets this token in its HTML and sends it back in the ``X-Frame-Session``
-header with every API call. It is bound to the portal, the user and the frame's
-``APP_SID``; it is signed with ``SECRET_KEY`` (older keys in ``SECRET_KEY_FALLBACKS``
-still verify) and expires after ``FRAME_SESSION_TTL`` seconds.
+header with every API call. It names the verified portal and user (and records the
+frame's ``APP_SID`` for the logs; nothing the browser sends later could prove an
+``APP_SID``, so the session is not bound to it); it is signed with ``SECRET_KEY`` (older
+keys in ``SECRET_KEY_FALLBACKS`` still verify) and expires after ``FRAME_SESSION_TTL``
+seconds. ``is_admin`` only picks wording and shows admin-only buttons; it grants nothing.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from dataclasses import asdict, dataclass
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from services.errors import SessionInvalid
 
 HEADER = "X-Frame-Session"
 _SALT = "frame-session"
@@ -28,10 +32,6 @@ class FrameSession:
     portal_origin: str
     lang: str
     is_admin: bool
-
-
-class SessionInvalid(Exception):
-    """The token is missing, forged, for another key, or too old."""
 
 
 def _serializer() -> URLSafeTimedSerializer:

@@ -88,8 +88,8 @@ def test_batch_items_become_typed_errors_per_key():
     assert batch.get("a") == {"id": 1, "active": True}
     with pytest.raises(FlowNotFound):
         batch.get("b")
-    with pytest.raises(FlowNotFound):
-        batch.raise_first()
+    with pytest.raises(KeyError):
+        batch.get("d")  # never ran
     assert batch.expired() is None
 
 

@@ -13,7 +13,7 @@ from redis.cluster import RedisCluster
 from redis.retry import Retry
 
 from b24.errors import RateLimited
-from b24.ratelimit import PortalRateLimiter
+from b24.ratelimit import BACKGROUND_CEILING, USER_SHARE, PortalRateLimiter
 from core.redis_client import connect
 from core.redis_server import free_port
 
@@ -112,3 +112,35 @@ def test_works_on_redis_cluster(cluster):
         assert first.acquire(timeout=1) == second.acquire(timeout=1) == 0.0
         with pytest.raises(RateLimited):
             second.acquire(timeout=0)
+
+
+def test_one_user_cannot_spend_the_whole_bucket(redis_db):
+    # USER_SHARE of the depth per user: the rest of the portal keeps working.
+    depth = 10
+    alice, bob = (PortalRateLimiter(redis_db, "m6", burst=depth, rate=RATE, margin=0, who=w) for w in "ab")
+    taken = 0
+    with pytest.raises(RateLimited):
+        for _ in range(depth):
+            alice.acquire(timeout=0)
+            taken += 1
+    assert taken == int(depth * USER_SHARE)
+    assert bob.acquire(timeout=0) == 0.0  # another user still has room at once
+
+
+def test_background_work_yields_to_people(redis_db):
+    depth = 10
+    person = PortalRateLimiter(redis_db, "m7", burst=depth, rate=RATE, margin=0)
+    background = PortalRateLimiter(redis_db, "m7", burst=depth, rate=RATE, margin=0, background=True)
+    for _ in range(int(depth * BACKGROUND_CEILING)):
+        person.acquire(timeout=0)
+    with pytest.raises(RateLimited):  # the bucket is half full: background waits ...
+        background.acquire(timeout=0)
+    assert person.acquire(timeout=0) == 0.0  # ... while a person is still served at once
+
+
+def test_several_slots_are_taken_at_once(redis_db):
+    bucket = limiter(redis_db, "m8")
+    assert bucket.acquire(timeout=0, slots=BURST - 1) == 0.0
+    with pytest.raises(RateLimited):
+        bucket.acquire(timeout=0, slots=2)  # nothing reserved by a refusal
+    assert bucket.acquire(timeout=0) == 0.0

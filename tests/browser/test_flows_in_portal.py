@@ -11,7 +11,7 @@ from playwright.sync_api import FrameLocator, Page, expect
 
 from sandbox import data
 from sandbox.server import SandboxServer
-from services import flows
+from services import flows, known_flows
 from tests.install.live import LiveApp, eventually
 
 pytestmark = pytest.mark.browser
@@ -101,7 +101,7 @@ def test_a_flow_name_with_html_shows_as_text(page: Page, sandbox: SandboxServer,
 def test_a_missing_flow_is_added_by_pasting_its_link(
     page: Page, sandbox: SandboxServer, live_app: LiveApp, redis_db: redis.Redis
 ) -> None:
-    redis_db.srem(flows.flows_key(sandbox.member_id), DESIGN_REVIEWS)
+    redis_db.srem(known_flows.flows_key(sandbox.member_id), DESIGN_REVIEWS)
     frame = open_app(page, sandbox, data.OWNER)
     expect(frame.get_by_role("switch", name="Design reviews")).to_have_count(0)
     frame.get_by_label("Flow number or link to the flow in Bitrix24").fill(
@@ -123,7 +123,7 @@ def test_an_admin_searches_bitrix24_for_flows_again(
     expect(frame.get_by_role("switch", name="Hiring pipeline")).to_have_count(0)
     frame.get_by_role("button", name="Search Bitrix24 for flows again").click()
     expect(frame.get_by_role("switch", name="Hiring pipeline")).to_be_checked(timeout=10_000)
-    assert new_flow in flows.known_ids(redis_db, sandbox.member_id)
+    assert new_flow in known_flows.known_ids(redis_db, sandbox.member_id)
 
 
 def test_search_and_filters(page: Page, sandbox: SandboxServer, live_app: LiveApp) -> None:

@@ -17,10 +17,11 @@ import redis
 import requests
 from flask import Flask
 
+import oauth
 from app import create_app
-from oauth.store import TokenStore, UserToken, portal_key
+from oauth.store import UserToken, portal_key
 from sandbox.server import SandboxServer
-from services import flows, frame_session
+from services import frame_session, known_flows
 from tests.flows.conftest import SEEDED_FLOWS, mark_discovery_fresh, page_data, portal_settings
 from tests.install.live import app_env, install_app, register_at
 
@@ -28,6 +29,8 @@ from tests.install.live import app_env, install_app, register_at
 HTTP_TIMEOUT = 1.0
 #: the app's own rate limit out of the way (the sandbox's is switched off too)
 NO_RATE_LIMIT = "10000/1000"
+#: the drills read the portal on purpose (``?fresh=1``), again and again
+FRESH_READS = "10000"
 
 
 @pytest.fixture
@@ -37,6 +40,7 @@ def drill_config(app_config: dict, sandbox: SandboxServer) -> dict:
         **portal_settings(app_config, sandbox),
         "B24_HTTP_TIMEOUT": HTTP_TIMEOUT,
         "B24_RATE_LIMIT": NO_RATE_LIMIT,
+        "FRESH_READS_PER_MINUTE": int(FRESH_READS),
     }
 
 
@@ -44,14 +48,19 @@ def drill_config(app_config: dict, sandbox: SandboxServer) -> dict:
 def drill_app(drill_config: dict, sandbox: SandboxServer, redis_db: redis.Redis) -> Flask:
     """The app with the seeded flows known and discovery fresh (no background scan runs)."""
     app = create_app(drill_config)
-    flows.remember(redis_db, sandbox.member_id, SEEDED_FLOWS)
+    known_flows.remember(redis_db, sandbox.member_id, SEEDED_FLOWS)
     mark_discovery_fresh(redis_db, sandbox.member_id)
     return app
 
 
 def gunicorn_env(sandbox: SandboxServer, secret_key: str) -> dict[str, str]:
     """The app's environment for the sandbox portal, with the drills' short HTTP timeout."""
-    return {**app_env(sandbox), "SECRET_KEY": secret_key, "B24_HTTP_TIMEOUT": str(HTTP_TIMEOUT)}
+    return {
+        **app_env(sandbox),
+        "SECRET_KEY": secret_key,
+        "B24_HTTP_TIMEOUT": str(HTTP_TIMEOUT),
+        "FRESH_READS_PER_MINUTE": FRESH_READS,
+    }
 
 
 def install_at(sandbox: SandboxServer, app_url: str, r: redis.Redis) -> None:
@@ -94,7 +103,7 @@ def stored_raw(r: redis.Redis, member_id: str, user_id: int) -> str | None:
 
 def stored_pair(app: Flask, member_id: str, user_id: int) -> UserToken | None:
     with app.app_context():
-        return TokenStore.from_app(app).get_user(member_id, user_id)
+        return oauth.store().get_user(member_id, user_id)
 
 
 def assert_clean_error(response: Any, status: int, code: str) -> Mapping[str, Any]:

@@ -22,7 +22,7 @@ from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from oauth.store import portal_key
+from core.keys import portal_key
 from sandbox import data
 from sandbox.server import SandboxServer
 from services import frame_session

@@ -17,8 +17,8 @@ import redis
 import requests
 
 from app import create_app
+from core.keys import portal_key
 from core.redis_server import RedisServer
-from oauth.store import portal_key
 from sandbox import data
 from sandbox.server import SandboxServer
 from tests.drills.conftest import (

@@ -23,7 +23,7 @@ import redis
 import requests
 
 from app import create_app
-from oauth.store import portal_key
+from core.keys import portal_key
 from sandbox import data
 from sandbox.server import SandboxServer
 from services import frame_session

@@ -18,7 +18,7 @@ from werkzeug.test import TestResponse
 from app import create_app
 from sandbox.server import SandboxServer
 from sandbox.testing import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
-from services import discovery, flows
+from services import discovery, known_flows
 from tests.install.live import eventually
 
 SEEDED_FLOWS = range(1, 7)
@@ -76,7 +76,7 @@ def portal_app(app_config: dict, sandbox: SandboxServer, redis_db: redis.Redis) 
     """The app with the seeded flows known and discovery fresh (so no background scan runs)."""
     app = create_app(portal_settings(app_config, sandbox))
     with app.app_context():
-        flows.remember(redis_db, sandbox.member_id, SEEDED_FLOWS)
+        known_flows.remember(redis_db, sandbox.member_id, SEEDED_FLOWS)
         mark_discovery_fresh(redis_db, sandbox.member_id)
     return app
 
@@ -87,7 +87,7 @@ def portal_client(portal_app: Flask) -> FlaskClient:
 
 
 def mark_discovery_fresh(r: redis.Redis, member_id: str) -> None:
-    r.hset(discovery.meta_key(member_id), "started_at", int(time.time()))
+    r.hset(known_flows.meta_key(member_id), "started_at", int(time.time()))
 
 
 def wait_for_discovery(r: redis.Redis, member_id: str) -> None:

@@ -7,11 +7,11 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
-from oauth.lock import RedisLock
+from core.locks import lock
 from oauth.tokens import rest_client_for
 from sandbox import data
 from sandbox.server import SandboxServer
-from services import discovery, flows
+from services import discovery, flows, known_flows
 from services.flow_refs import InvalidFlowRef, parse_flow_ref
 from tests.flows.conftest import open_page, wait_for_discovery
 from tests.install.live import record_active_portal
@@ -20,7 +20,7 @@ from tests.install.live import record_active_portal
 @pytest.fixture
 def empty_list(portal_app: Flask, sandbox: SandboxServer, redis_db: redis.Redis) -> Flask:
     """The app before discovery: no flow ids known."""
-    redis_db.delete(flows.flows_key(sandbox.member_id))
+    redis_db.delete(known_flows.flows_key(sandbox.member_id))
     return portal_app
 
 
@@ -33,7 +33,7 @@ def test_discovery_finds_flows_from_tasks_and_from_the_id_scan(
         report = discovery.run(rest_client_for(sandbox.member_id, data.ADMIN), redis_db, sandbox.member_id)
     # Flow 2 has no task: only the scan finds it.
     assert report.from_tasks == 5
-    assert flows.known_ids(redis_db, sandbox.member_id) == [1, 2, 3, 4, 5, 6]
+    assert known_flows.known_ids(redis_db, sandbox.member_id) == [1, 2, 3, 4, 5, 6]
     assert report.scanned_to == 6 + empty_list.config["DISCOVERY_SCAN_MARGIN"]
     # One batch of task pages, then 50 ids per batch.
     assert sandbox.rest_requests == 1 + -(-report.scanned_to // 50)
@@ -44,14 +44,15 @@ def test_a_run_that_outlives_an_uninstall_writes_nothing(
 ) -> None:
     open_page(empty_list.test_client(), sandbox, data.ADMIN)
     with empty_list.app_context():
-        owner = RedisLock(redis_db, discovery.lock_key(sandbox.member_id), 60_000).acquire()
+        owner = "a-run-that-outlives-the-uninstall"
+        assert lock(redis_db, discovery.lock_key(sandbox.member_id), 60).acquire(token=owner)
         # ONAPPUNINSTALL deletes every key of the portal, the lock among them, mid-run.
-        redis_db.delete(discovery.lock_key(sandbox.member_id), discovery.meta_key(sandbox.member_id))
+        redis_db.delete(discovery.lock_key(sandbox.member_id), known_flows.meta_key(sandbox.member_id))
         report = discovery.run(
             rest_client_for(sandbox.member_id, data.ADMIN), redis_db, sandbox.member_id, lock_owner=owner
         )
     assert report.found == 6 and report.added == -1
-    assert not redis_db.exists(flows.flows_key(sandbox.member_id), discovery.meta_key(sandbox.member_id))
+    assert not redis_db.exists(known_flows.flows_key(sandbox.member_id), known_flows.meta_key(sandbox.member_id))
 
 
 def test_the_id_scan_grows_while_flows_turn_up_but_stays_bounded(
@@ -63,14 +64,14 @@ def test_the_id_scan_grows_while_flows_turn_up_but_stays_bounded(
     with empty_list.app_context():
         client = rest_client_for(sandbox.member_id, data.ADMIN)
         report = discovery.run(client, redis_db, sandbox.member_id)
-        assert len(flows.known_ids(redis_db, sandbox.member_id)) == 300
+        assert len(known_flows.known_ids(redis_db, sandbox.member_id)) == 300
         assert report.scanned_to == 360
 
         empty_list.config.update(DISCOVERY_SCAN_LIMIT=120)
-        redis_db.delete(flows.flows_key(sandbox.member_id))
+        redis_db.delete(known_flows.flows_key(sandbox.member_id))
         bounded = discovery.run(client, redis_db, sandbox.member_id)
         assert bounded.scanned_to == 120
-        assert flows.known_ids(redis_db, sandbox.member_id)[-1] == 120
+        assert known_flows.known_ids(redis_db, sandbox.member_id)[-1] == 120
 
 
 def test_an_admin_can_run_discovery_again_and_others_cannot(
@@ -81,13 +82,13 @@ def test_an_admin_can_run_discovery_again_and_others_cannot(
     refused = client.post("/api/discovery", json={}, headers=owner.headers())
     assert refused.status_code == 403
     assert refused.get_json()["error"] == "admin_only"
-    assert flows.known_ids(redis_db, sandbox.member_id) == []
+    assert known_flows.known_ids(redis_db, sandbox.member_id) == []
 
     admin = open_page(client, sandbox, data.ADMIN)
     started = client.post("/api/discovery", json={}, headers=admin.headers())
     assert started.status_code == 202
     wait_for_discovery(redis_db, sandbox.member_id)
-    assert flows.known_ids(redis_db, sandbox.member_id) == [1, 2, 3, 4, 5, 6]
+    assert known_flows.known_ids(redis_db, sandbox.member_id) == [1, 2, 3, 4, 5, 6]
     listed = client.get("/api/flows", headers=admin.headers()).get_json()
     assert len(listed["flows"]) == 6 and listed["discovering"] is False
 
@@ -103,7 +104,7 @@ def test_discovery_runs_once_per_portal_with_the_installers_token(
         assert discovery.start(sandbox.member_id) is True
         assert discovery.start(sandbox.member_id) is False  # one run at a time
     wait_for_discovery(redis_db, sandbox.member_id)
-    assert flows.known_ids(redis_db, sandbox.member_id) == [1, 2, 3, 4, 5, 6]
+    assert known_flows.known_ids(redis_db, sandbox.member_id) == [1, 2, 3, 4, 5, 6]
     assert sandbox.calls(user_id=data.ADMIN) == sandbox.calls()  # all with the installer's token
 
 
@@ -122,7 +123,7 @@ def test_a_flow_is_added_by_its_portal_link_or_its_number(
     assert added.get_json()["flow"]["owner"]["name"] == "Oleg Owner"
     by_number = client.post("/api/flows", json={"ref": " 4 "}, headers=page.headers())
     assert by_number.status_code == 201
-    assert flows.known_ids(redis_db, sandbox.member_id) == [2, 4]
+    assert known_flows.known_ids(redis_db, sandbox.member_id) == [2, 4]
 
 
 @pytest.mark.parametrize(
@@ -143,7 +144,7 @@ def test_a_bad_reference_is_refused(
     answer = client.post("/api/flows", json={"ref": ref}, headers=page.headers())
     assert answer.status_code == 400
     assert answer.get_json()["error"] == "bad_ref"
-    assert flows.known_ids(redis_db, sandbox.member_id) == []
+    assert known_flows.known_ids(redis_db, sandbox.member_id) == []
 
 
 def test_a_flow_the_user_cannot_see_is_not_added(
@@ -154,7 +155,7 @@ def test_a_flow_the_user_cannot_see_is_not_added(
     answer = client.post("/api/flows", json={"ref": "1"}, headers=page.headers())
     assert answer.status_code == 404
     assert answer.get_json()["error"] == "not_found"
-    assert flows.known_ids(redis_db, sandbox.member_id) == []
+    assert known_flows.known_ids(redis_db, sandbox.member_id) == []
 
 
 @pytest.mark.parametrize(

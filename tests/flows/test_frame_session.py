@@ -8,7 +8,8 @@ import pytest
 
 from app import create_app
 from services import frame_session
-from services.frame_session import FrameSession, SessionInvalid
+from services.errors import SessionInvalid
+from services.frame_session import FrameSession
 
 SESSION = FrameSession(
     member_id="a223c6b3710f85df22e9377d6c4f7553",

@@ -156,9 +156,10 @@ def redis_dump(r: redis.Redis, match: str = "*") -> dict[str, Any]:
     return dump
 
 
-#: what a refused request may still write: caches of the authorization server's answers and the
+#: what a refused request may still write: caches of the authorization server's answers, the portal's
+#: rate-limit bucket (every call to the portal counts, a refused request's too) and the
 #: per-address counters of failed verifications (they bound how often anyone makes the app ask it)
-GUARD_KEYS = re.compile(r":(verified|refused):|^fs:refusals:")
+GUARD_KEYS = re.compile(r":(verified|refused):|:bucket$|^fs:refusals:")
 
 
 def app_state(r: redis.Redis) -> dict[str, Any]:

@@ -12,8 +12,9 @@ import pytest
 import redis
 import requests
 
-from blueprints.connect import portal_origin
-from oauth.store import TokenStore, portal_key
+import oauth
+from core.keys import portal_key
+from core.urls import portal_origin
 from oauth.tokens import user_tokens
 from sandbox import data
 from services import portals
@@ -54,7 +55,8 @@ def test_connect_signs_the_user_in_and_shows_the_flows_page(
     parts = urlsplit(authorize_url)
     query = dict(parse_qsl(parts.query))
     assert f"{parts.scheme}://{parts.netloc}{parts.path}" == f"{installed_portal.portal_url}/oauth/authorize/"
-    assert set(query) == {"client_id", "state"}  # the secret never travels in a URL
+    # Authlib's authorization URL: client_id, state and response_type; the secret never travels in a URL.
+    assert set(query) == {"client_id", "state", "response_type"} and query["response_type"] == "code"
 
     page = http.get(_authorize(http, authorize_url, data.OWNER), timeout=10)
 
@@ -157,7 +159,7 @@ def test_an_admin_connecting_takes_over_dead_portal_level_tokens(
     spend_refresh_token(installed_portal, installer.refresh_token)
     installed_portal.expire_access_tokens(data.ADMIN)
     with live_app.app.app_context():
-        store = TokenStore.from_app(live_app.app)
+        store = oauth.store()
         store.put_user(installed_portal.member_id, data.ADMIN, replace(installer, expires_at=time.time() - 1))
         assert not portals.portal_tokens_alive(installed_portal.member_id)
 

@@ -8,8 +8,8 @@ import pytest
 import redis
 import requests
 
+import oauth
 from b24.errors import NotInstalled
-from oauth.store import TokenStore
 from oauth.tokens import rest_client_for
 from sandbox import data
 from services import portals
@@ -18,7 +18,7 @@ from tests.install.live import LiveApp, redis_dump, run_installer
 
 def _portal(live_app: LiveApp, member_id: str):
     with live_app.app.app_context():
-        return TokenStore.from_app(live_app.app).get_portal(member_id)
+        return oauth.store().get_portal(member_id)
 
 
 def test_installer_binds_events_then_install_event_makes_the_portal_active(

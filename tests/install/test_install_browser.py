@@ -8,7 +8,7 @@ import pytest
 import redis
 from playwright.sync_api import Browser
 
-from oauth.store import TokenStore
+import oauth
 from sandbox import data
 from tests.install.live import LiveApp, eventually
 
@@ -32,7 +32,7 @@ def test_admin_installs_from_the_portal_page(
         eventually(lambda: any(d.event == "ONAPPINSTALL" for d in sandbox.events_delivered))
         assert [(d.event, d.status) for d in sandbox.events_delivered] == [("ONAPPINSTALL", 200)]
         with live_app.app.app_context():
-            portal = TokenStore.from_app(live_app.app).get_portal(sandbox.member_id)
+            portal = oauth.store().get_portal(sandbox.member_id)
         assert portal.status == "active"
         assert portal.application_token == sandbox.application_token
         assert errors == []

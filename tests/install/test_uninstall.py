@@ -22,7 +22,7 @@ from rq.registry import ScheduledJobRegistry
 
 from core.jobs import QUEUE_NAME
 from sandbox import data
-from services import portals
+from services import uninstall
 from tests.conftest import TEST_SECRET_KEY
 from tests.install.live import LiveApp, app_env, eventually, redis_dump, spend_refresh_token
 from tests.install.test_forgery import _event
@@ -100,11 +100,11 @@ def test_the_recheck_deletes_once_bitrix24_confirms_and_gives_up_after_the_windo
     assert post_uninstall(sandbox, live_app).status_code == 202
     app = live_app.app
     with app.app_context():
-        assert portals.recheck_uninstall(sandbox.member_id, 60.0) == "pending"  # still installed
+        assert uninstall.recheck_uninstall(sandbox.member_id, 60.0) == "pending"  # still installed
         # A day later, still confirmed: the event was forged; the data stays, the mark goes.
-        redis_db.hset(portals.uninstall_key(sandbox.member_id), "since", "0")
-        assert portals.recheck_uninstall(sandbox.member_id, 60.0) == "kept"
-        assert not redis_db.exists(portals.uninstall_key(sandbox.member_id))
+        redis_db.hset(uninstall.uninstall_key(sandbox.member_id), "since", "0")
+        assert uninstall.recheck_uninstall(sandbox.member_id, 60.0) == "kept"
+        assert not redis_db.exists(uninstall.uninstall_key(sandbox.member_id))
         assert redis_db.exists(f"fs:{{{sandbox.member_id}}}:portal")
     # A genuine uninstall whose event comes while the authorization server is down ...
     sandbox.settings.auth_fault = "500"
@@ -112,7 +112,7 @@ def test_the_recheck_deletes_once_bitrix24_confirms_and_gives_up_after_the_windo
     assert redis_db.exists(f"fs:{{{sandbox.member_id}}}:portal")
     sandbox.settings.auth_fault = None
     with app.app_context():  # ... is completed by the next re-check
-        assert portals.recheck_uninstall(sandbox.member_id, 60.0) == "uninstalled"
+        assert uninstall.recheck_uninstall(sandbox.member_id, 60.0) == "uninstalled"
     assert not list(redis_db.scan_iter(f"fs:{{{sandbox.member_id}}}:*"))
 
 

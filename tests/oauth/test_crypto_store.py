@@ -9,8 +9,9 @@ import pytest
 import redis
 from cryptography.fernet import Fernet
 
+from core.keys import BadMemberId, portal_key
 from oauth.crypto import TokenCipher, UndecryptableRecord
-from oauth.store import BadMemberId, Portal, TokenStore, UserToken, portal_key
+from oauth.store import Portal, TokenStore, UserToken
 
 MEMBER = "a223c6b3710f85df22e9377d6c4f7553"
 

@@ -11,11 +11,12 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import redis
 
+import oauth
 from b24.errors import AuthServerUnavailable, InvalidToken, NotInstalled
-from oauth.store import TokenStore, portal_key
+from core.keys import portal_key
 from oauth.tokens import rest_client_for, user_tokens
 from sandbox import data
-from services.frame_auth import accept_frame_post
+from services.frames import accept_frame_post
 from tests.install.live import LiveApp, spend_refresh_token
 
 USER = data.ADMIN
@@ -45,7 +46,7 @@ def test_concurrent_callers_after_expiry_cause_one_refresh_grant(installed_porta
 
 def test_token_about_to_expire_is_refreshed_before_use_once(installed_portal: Any, live_app: LiveApp):
     with live_app.app.app_context():
-        store = TokenStore.from_app(live_app.app)
+        store = oauth.store()
         token = store.get_user(installed_portal.member_id, USER)
         store.put_user(installed_portal.member_id, USER, replace(token, expires_at=time.time() + 5))
     installed_portal.reset_counters()
@@ -102,7 +103,7 @@ def test_app_gone_from_the_portal_marks_it_deleted(installed_portal: Any, live_a
     with pytest.raises(NotInstalled):
         _who_am_i(live_app, installed_portal.member_id)
     with live_app.app.app_context():
-        assert TokenStore.from_app(live_app.app).get_portal(installed_portal.member_id).status == "deleted"
+        assert oauth.store().get_portal(installed_portal.member_id).status == "deleted"
     with pytest.raises(NotInstalled):  # no more calls with this portal's tokens
         _who_am_i(live_app, installed_portal.member_id)
     assert installed_portal.rejected("APPLICATION_NOT_FOUND") == 1

@@ -10,7 +10,7 @@ from flask import Flask
 
 import oauth
 from app import create_app
-from oauth.store import portal_key
+from core.keys import portal_key
 from oauth.verify import VerificationFailed, normalize_domain, origin_of
 from sandbox import data
 from tests.install.live import LiveApp

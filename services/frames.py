@@ -12,9 +12,9 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 import oauth
+from core.urls import origin_of
 from oauth.tokens import keep_tokens
 from oauth.verify import VerificationFailed, Verified
 
@@ -64,7 +64,6 @@ def context_from(
     placement_options: dict[str, Any] | None = None,
 ) -> FrameContext:
     """A ``FrameContext`` for a verified token (also used by the code flow outside the frame)."""
-    endpoint = urlsplit(verified.client_endpoint)
     return FrameContext(
         member_id=verified.member_id,
         user_id=verified.user_id,
@@ -74,7 +73,7 @@ def context_from(
         app_sid=app_sid,
         placement=placement,
         placement_options=placement_options or {},
-        portal_origin=f"{endpoint.scheme}://{endpoint.netloc}",
+        portal_origin=origin_of(verified.client_endpoint),
     )
 
 

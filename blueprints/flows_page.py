@@ -1,0 +1,74 @@
+"""The flows page's HTML, shared by the frame (``POST /``) and the sign-in outside the portal
+(``GET /oauth/callback``). Not a blueprint: the two that render the page import it.
+
+The page carries everything it needs, including a signed frame session for the API,
+because a cookie set inside the portal's iframe is a third-party cookie that browsers drop.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, current_app, make_response, render_template, url_for
+from flask_babel import gettext as _
+
+from core.csp import content_security_policy
+from core.i18n import use_portal_language
+from core.urls import script_source
+from services import frame_session
+from services.errors import ANSWERS
+from services.pages import OpenedPage
+
+
+def client_strings() -> dict[str, str]:
+    """Texts the page's script shows, in the user's language; ``{x}`` are filled in by the script."""
+    return {
+        "on": _("On"),
+        "off": _("Off"),
+        "owner": _("Owner: {name}"),
+        "efficiency": _("Efficiency: {value}%"),
+        "shown": _("Flows shown: {shown} of {total}"),
+        "noFlows": _(
+            "No flows yet. A flow appears here once the app has found it and Bitrix24 shows it to you."
+        ),
+        "noMatch": _("No flows match your search."),
+        "discovering": _("Looking for flows in Bitrix24…"),
+        "discoveryStarted": _("Looking for flows in Bitrix24. The list updates by itself."),
+        "added": _("Flow “{name}” added."),
+        "alreadyListed": _("Flow “{name}” is already in the list."),
+        "sessionExpired": _("Your session has expired; reload the app."),
+        "offline": _("The app cannot reach its server. Check your connection and try again."),
+    }
+
+
+def _load_error(opened: OpenedPage) -> dict[str, Any] | None:
+    if opened.load_error is None:
+        return None
+    answer = ANSWERS.answer_for(opened.load_error)
+    assert answer is not None  # every B24Error has an answer
+    return {"status": answer.status, "error": answer.code, "message": answer.text(opened.load_error.description)}
+
+
+def render_flows_page(opened: OpenedPage) -> Response:
+    ctx, page = opened.ctx, opened.page
+    use_portal_language(ctx.lang)
+    data: dict[str, Any] = {
+        "session": opened.session,
+        "sessionHeader": frame_session.HEADER,
+        "api": url_for("api.list_flows"),
+        "discoveryApi": url_for("api.rediscover"),
+        "flows": [flow.as_json() for flow in page.flows],
+        "isAdmin": page.is_admin,
+        "discovering": opened.discovering,
+        "loadError": _load_error(opened),
+        "strings": client_strings(),
+    }
+    sdk = current_app.config["B24_JS_SDK_URL"]
+    response = make_response(render_template("frame.html", data=data, is_admin=page.is_admin, sdk_url=sdk))
+    # Only the verified portal may frame the page (X-Frame-Options cannot name a site).
+    response.headers["Content-Security-Policy"] = content_security_policy(
+        frame_ancestors=ctx.portal_origin, scripts=[script_source(sdk)]
+    )
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "same-origin"
+    return response

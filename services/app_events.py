@@ -1,0 +1,102 @@
+"""The app events Bitrix24 POSTs to ``/events``: install, update, uninstall.
+
+Bitrix24 delivers events once, without retries, and anyone can POST to ``/events``,
+so nothing in an event is trusted until it is proven: events that carry tokens are
+checked with ``app.info`` and must come from a portal administrator; ``ONAPPUNINSTALL``
+carries none and is handled by ``services/uninstall.py``, which fails closed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import replace
+
+from b24.client import RestClient
+from oauth import store, verifier
+from oauth.store import STATUS_ACTIVE, Portal
+from oauth.tokens import EventToken, keep_tokens, portal_limiter
+from oauth.verify import VerificationFailed
+from services.portals import current_or_new, is_admin
+from services.uninstall import same_secret, uninstall
+
+log = logging.getLogger(__name__)
+
+
+def nested(form: Mapping[str, str], name: str) -> dict[str, str]:
+    """``auth[access_token]=...`` form fields as ``{"access_token": ...}``."""
+    prefix = f"{name}["
+    return {
+        key[len(prefix) : -1]: str(value)
+        for key, value in form.items()
+        if key.startswith(prefix) and key.endswith("]")
+    }
+
+
+def handle_event(form: Mapping[str, str], *, client_address: str = "") -> str:
+    """Process one event POST; returns what was done. Raises ``VerificationFailed`` (403)."""
+    event = str(form.get("event") or "").upper()
+    auth = nested(form, "auth")
+    if event == "ONAPPUNINSTALL":
+        return uninstall(auth.get("member_id", ""), auth.get("application_token", ""))
+    if event in ("ONAPPINSTALL", "ONAPPUPDATE"):
+        return app_installed(auth, update=event == "ONAPPUPDATE", client_address=client_address)
+    # Only the events above are bound; anything else is not ours to act on.
+    return "ignored"
+
+
+def app_installed(auth: Mapping[str, str], *, update: bool, client_address: str = "") -> str:
+    """``ONAPPINSTALL`` / ``ONAPPUPDATE``: prove the carried token, then trust what comes with it."""
+    verified = verifier().verify(
+        auth.get("access_token", ""),
+        member_id=auth.get("member_id", ""),
+        domain=auth.get("domain", ""),
+        server_endpoint=auth.get("server_endpoint", ""),
+        client_address=client_address,
+    )
+    application_token = auth.get("application_token", "")
+    if not application_token:
+        raise VerificationFailed("install event without application_token")
+    # Any user of the portal holds a token app.info confirms; only an administrator
+    # installs or updates the app (and so may set the application_token).
+    event_client = RestClient(
+        verified.client_endpoint,
+        EventToken(auth["access_token"]),
+        # Through the portal's budget, on a share of its own: forged events cannot spend it
+        # all, and none waits for it (Bitrix24 does not retry an event; a forger may).
+        limiter=portal_limiter(verified.member_id, who="events"),
+        timeout=verifier().timeout,
+        rate_wait=0.0,
+    )
+    if not is_admin(event_client):
+        raise VerificationFailed("install event from a user who is not a portal administrator")
+
+    repeated = False
+
+    def activate(current: Portal | None) -> Portal | None:
+        nonlocal repeated
+        repeated = (
+            current is not None
+            and current.status == STATUS_ACTIVE
+            and same_secret(current.application_token, application_token)
+        )
+        if repeated:
+            return None  # the same install delivered twice (install-event URL and event.bind)
+        portal = current_or_new(
+            current, verified.member_id, verified.domain, verified.client_endpoint, verified.server
+        )
+        return replace(
+            portal,
+            status=STATUS_ACTIVE,
+            application_token=application_token,
+            scope=verified.scope,
+            installer_user_id=portal.installer_user_id or verified.user_id,
+        )
+
+    store().update_portal(verified.member_id, activate)
+    if auth.get("refresh_token"):
+        keep_tokens(verified, auth)
+    if repeated:
+        return "already active"
+    log.info("Portal %s %s (%s)", verified.member_id, "updated" if update else "installed", verified.domain)
+    return "updated" if update else "installed"

@@ -1,0 +1,135 @@
+"""What each error means to a person: the app's one table of answers, and the services' own errors.
+
+Every floor raises its own typed errors: ``b24/errors.py`` (what Bitrix24 answered),
+``oauth`` (a request that could not be verified), the services below (what the app
+refuses). ``ANSWERS`` maps each class to an HTTP status, a stable code for the page's
+script and a sentence in the user's language, looked up along the class hierarchy
+(the most specific class wins). ``create_app`` registers it once; a blueprint that
+needs an answer for an error it caught (a flow's refusal under that flow) asks it too.
+"""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+from b24.errors import (
+    AccessDenied,
+    AuthServerUnavailable,
+    B24Error,
+    FlowNotFound,
+    InsufficientScope,
+    InvalidToken,
+    NotInstalled,
+    OperationTimeLimit,
+    PaymentRequired,
+    PortalDeleted,
+    PortalUnreachable,
+    RateLimited,
+    ServerError,
+    UserAccessError,
+)
+from core.errors import Answer, ErrorTable
+from oauth.verify import TooManyRefusals, VerificationFailed
+
+
+class BitrixRefusal(Exception):
+    """Bitrix24 refused a flow method; ``description`` is its own text, in the portal's language."""
+
+    def __init__(self, error: B24Error) -> None:
+        super().__init__(error.description or error.code)
+        self.error = error
+        self.description = error.description or error.code
+
+
+class FlowNotVisible(BitrixRefusal):
+    """Reading the flow was refused: the user may not see it, or it is gone (Bitrix24 does not say which)."""
+
+
+class SwitchRefused(BitrixRefusal):
+    """The user may see the flow, but Bitrix24 refused to switch it for them."""
+
+
+class FlowBusy(Exception):
+    """Another switch of the same flow held it for longer than a switch waits."""
+
+
+class BadSwitchRequest(ValueError):
+    """The body of a switch is not ``{"active": true|false}``."""
+
+
+class AdminOnly(Exception):
+    """Only a portal administrator may do this (Bitrix24's ``user.admin`` said no)."""
+
+
+class SessionInvalid(Exception):
+    """The page's frame session is missing, forged, for another key, or too old."""
+
+
+class FormExpired(Exception):
+    """The connect form's token is missing or not this browser's (a cross-site POST)."""
+
+
+class SignInLinkExpired(Exception):
+    """An OAuth callback whose state or code can no longer work."""
+
+
+class InvalidFlowRef(ValueError):
+    """Neither a flow id nor a link to a flow on this portal."""
+
+
+TOKEN_DEAD = Answer(401, "token_dead", _l("Bitrix24 no longer accepts your sign-in. Open the app again."))
+BUSY_PORTAL = Answer(503, "rate_limited", _l("Bitrix24 is busy, retrying…"))
+UNREACHABLE = Answer(502, "portal_unreachable", _l("Bitrix24 cannot be reached right now. Try again in a moment."))
+NO_ACCESS = Answer(403, "access_denied", _l("Bitrix24 does not let the app do this for you."))
+REFUSED = Answer(502, "refused", _l("Bitrix24 refused the change: %(reason)s"))
+
+ANSWERS = ErrorTable(
+    {
+        SessionInvalid: Answer(401, "session_expired", _l("Your session has expired; reload the app.")),
+        SwitchRefused: Answer(
+            403,
+            "forbidden",
+            _l(
+                "You don't have the right to switch this flow. Only its creator, its administrator "
+                "or a portal administrator can."
+            ),
+        ),
+        FlowNotVisible: Answer(404, "not_found", _l("Bitrix24 shows you no flow with this number.")),
+        FlowNotFound: Answer(404, "not_found", _l("This flow no longer exists in Bitrix24.")),
+        BitrixRefusal: REFUSED,
+        InvalidToken: TOKEN_DEAD,
+        NotInstalled: TOKEN_DEAD,
+        PortalDeleted: TOKEN_DEAD,
+        RateLimited: BUSY_PORTAL,
+        OperationTimeLimit: BUSY_PORTAL,
+        FlowBusy: Answer(409, "busy", _l("Another change to this flow is in progress, retrying…")),
+        # A refresh that could not run: the stored tokens are intact, so a retry will do.
+        AuthServerUnavailable: Answer(
+            503, "auth_server_unavailable", _l("The Bitrix24 authorization server is not answering; please try again.")
+        ),
+        PortalUnreachable: UNREACHABLE,
+        ServerError: UNREACHABLE,
+        PaymentRequired: Answer(
+            402, "payment_required", _l("The app's subscription has ended. Ask your Bitrix24 administrator to renew it.")
+        ),
+        AccessDenied: NO_ACCESS,
+        UserAccessError: NO_ACCESS,
+        InsufficientScope: NO_ACCESS,
+        B24Error: REFUSED,
+        BadSwitchRequest: Answer(
+            400, "bad_request", _l('Send the wanted state as JSON: "active" set to true or false.')
+        ),
+        InvalidFlowRef: Answer(400, "bad_ref", _l("Paste a flow number or a link to a flow on this Bitrix24.")),
+        AdminOnly: Answer(403, "admin_only", _l("Only a Bitrix24 administrator can do this.")),
+        VerificationFailed: Answer(
+            403, "forbidden", _l("This request could not be verified as coming from your Bitrix24.")
+        ),
+        TooManyRefusals: Answer(
+            429, "too_many_attempts", _l("Too many requests could not be verified; please try again in a minute.")
+        ),
+        FormExpired: Answer(400, "bad_form", _l("This form has expired; please open it again.")),
+        SignInLinkExpired: Answer(
+            400, "bad_request", _l("This sign-in link is no longer valid; please connect your portal again.")
+        ),
+    }
+)

@@ -9,13 +9,13 @@ from flask import Blueprint, Response, abort, jsonify, redirect, render_template
 from flask.typing import ResponseReturnValue
 
 from sandbox import data, lifecycle
+from sandbox.flow_texts import LANGUAGES
 from sandbox.frames import APP_PATH, NotAvailable, open_frame, with_query
 from sandbox.rest import world
 from sandbox.state import ABSENT
 
 HERE = Path(__file__).resolve().parent
 bp = Blueprint("portal", __name__)
-LANGUAGES = ("en", "ru", "de")
 USER_COOKIE, LANG_COOKIE = "sandbox_user", "sandbox_lang"
 
 

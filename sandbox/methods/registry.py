@@ -7,10 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sandbox.envelope import time_block
 from sandbox.errors import RestError
 from sandbox.state import World
 
 GLOBAL_SCOPE = "_global"
+# LoadLimiter::$ignoreMethod: the outer batch is not timed; its sub-calls are, one by one.
+NOT_TIMED = {"batch"}
 AUTH_KEYS = ("auth", "access_token")  # removed from the params before a method runs
 PAGE = 50  # IRestService::LIST_LIMIT
 # A token with any of these scopes may call a method of the key scope.
@@ -86,21 +89,42 @@ def resolve(world: World, name: str) -> Method:
     raise RestError("ERROR_METHOD_NOT_FOUND")
 
 
+def in_scope(found: Method, scope: set[str]) -> bool:
+    return found.scope == GLOBAL_SCOPE or bool(scope & SCOPE_ALIASES.get(found.scope, {found.scope}))
+
+
 def check_scope(found: Method, scope: set[str]) -> None:
-    if found.scope == GLOBAL_SCOPE:
-        return
-    if not scope & SCOPE_ALIASES.get(found.scope, {found.scope}):
+    if not in_scope(found, scope):
         raise RestError("insufficient_scope")
 
 
-def execute(call: Call, name: str) -> tuple[Result, float]:
-    """Run ``name`` for ``call``; returns the result and the processing time in seconds."""
-    found = resolve(call.world, name)
+def execute(call: Call, name: str, started: float) -> tuple[Result, dict[str, Any]]:
+    """Run ``name`` for ``call`` (an HTTP request or a batch item begun at ``started``).
+
+    Returns the result and its ``time`` block. Like ``CRestServer::processCall``, a method whose
+    accumulated operating time is over the limit is refused before it runs.
+    """
+    world = call.world
+    found = resolve(world, name)
     check_scope(found, call.scope)
-    if call.world.take_operation_limit(found.name):
-        raise RestError("OPERATION_TIME_LIMIT")
-    call.world.count_call(found.name, call.user_id)
-    started = time.monotonic()
+    fault = world.take_fault({found.name}, per_call=True)
+    if fault is not None:
+        raise fault
+    with world.lock:
+        app = world.require_registration().client_id
+        timed = found.name not in NOT_TIMED
+        if timed and world.operating.blocked(app, found.name):
+            raise RestError("OPERATION_TIME_LIMIT")
+        clock = world.operating.now()
+    world.count_call(found.name, call.user_id)
+    began = time.monotonic()
     value = found.handler(call)
+    processing = time.monotonic() - began
     result = value if isinstance(value, Result) else Result(value)
-    return result, time.monotonic() - started
+    with world.lock:
+        if timed:
+            charged = world.settings.operating_cost.get(found.name, processing)
+            world.operating.record(app, found.name, clock, charged)
+        operating = world.operating.operating(app, found.name) if timed else 0
+        reset_at = world.operating.reset_at(app, found.name, clock)
+    return result, time_block(started, processing, operating, reset_at)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sandbox.errors import RestError, argument_error
-from sandbox.methods.registry import REGISTRY, Call, method
+from sandbox.methods.registry import REGISTRY, Call, Method, in_scope, method
 from sandbox.state import INSTALLED
 
 PORTAL_SCOPES = ["basic", "department", "placement", "task", "user", "user_basic", "user_brief"]
@@ -20,7 +20,7 @@ def app_info(call: Call) -> dict[str, Any]:
         language = world.settings.language
         return {
             "ID": 1,
-            "CODE": app.client_id,
+            "CODE": app.code,
             "VERSION": app.version,
             "STATUS": app.status,
             "INSTALLED": world.install_state == INSTALLED,
@@ -40,10 +40,23 @@ def scope(call: Call) -> list[str]:
     return sorted(call.scope)
 
 
+def lookup(name: str) -> Method | None:
+    """``CRestProvider::getMethod``: a classic method by its lowercase key exactly as given (the docs
+    ask for lowercase); a D7 controller through the controller resolver, whose PHP class lookup
+    ignores case, so ``tasks.flow.flow.get`` is found too."""
+
+    def matches(key: str) -> bool:
+        controller = key != key.lower()
+        return key.lower() == name.lower() if controller else key == name
+
+    return next((found for key, found in REGISTRY.items() if matches(key)), None)
+
+
 @method("method.get")
 def method_get(call: Call) -> dict[str, bool]:
-    found = REGISTRY.get(str(call.param("name", default="")).lower())
-    return {"isExisting": found is not None, "isAvailable": found is not None}
+    """``isAvailable`` when the calling token's scope covers the method."""
+    found = lookup(str(call.param("name", default="")))
+    return {"isExisting": found is not None, "isAvailable": found is not None and in_scope(found, call.scope)}
 
 
 def require_admin(call: Call) -> None:

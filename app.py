@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from core import i18n, redis_client
+from core import http_guard, i18n, jobs, redis_client
 from core.config import load_config
 from core.errors import register_error_handlers
 from core.logs import configure_logging
@@ -25,17 +24,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(settings)
     app.config["SECRET_KEY_FALLBACKS"] = list(settings["SECRET_KEY_FALLBACKS"])
     configure_logging(app)
+    http_guard.init_app(app)
 
     if app.config["PROXY_COUNT"]:
         count = app.config["PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count, x_port=count)  # type: ignore[method-assign]
 
-    if not app.config["REDIS_URL"]:
-        app.config["REDIS_URL"] = os.environ.get("REDIS_URL") or redis_client.start_embedded(
-            app.instance_path
-        )
-    app.extensions["redis"] = redis_client.connect(app.config["REDIS_URL"])
-
+    redis_client.init_app(app)
+    jobs.init_app(app)
     i18n.init_app(app)
 
     import oauth

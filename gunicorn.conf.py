@@ -20,7 +20,9 @@ max_requests = 5000
 max_requests_jitter = 500
 accesslog = "-"
 errorlog = "-"
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
+# The path without its query string: a query may carry an OAuth code or a token, and
+# access logs are read by more people than the app's own logs.
+access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
 # Forwarded headers are applied inside the app by ProxyFix (PROXY_COUNT), not here.
 forwarded_allow_ips = "127.0.0.1"
 # The control socket has one default path per user: two instances on a machine (app

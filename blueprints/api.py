@@ -33,9 +33,11 @@ from b24.errors import (
     UserAccessError,
 )
 from core.i18n import use_portal_language
+from core.redis_client import get_redis
 from oauth import AUTH_SERVER_DOWN
 from oauth.tokens import rest_client_for
 from services import discovery, flows, frame_session, portals
+from services.flow_refs import InvalidFlowRef
 from services.frame_session import FrameSession, SessionInvalid
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -147,7 +149,7 @@ def flow_busy(error: flows.FlowBusy) -> ResponseReturnValue:
 @bp.get("/flows")
 def list_flows() -> ResponseReturnValue:
     """The user's flows: from the short cache when it holds them all, else from Bitrix24 (``?fresh=1``)."""
-    r = current_app.extensions["redis"]
+    r = get_redis()
     args = (r, session().member_id, session().user_id, session().portal_origin)
     page = None if request.args.get("fresh") else flows.cached_page(*args)
     if page is None:
@@ -169,7 +171,7 @@ def switch_flow(flow_id: int) -> ResponseReturnValue:
     config = current_app.config
     outcome = flows.set_active(
         user_client(),
-        current_app.extensions["redis"],
+        get_redis(),
         session().member_id,
         flow_id,
         desired,
@@ -188,10 +190,10 @@ def add_flow() -> ResponseReturnValue:
     if not isinstance(ref, str | int):
         return problem(BAD_REF)
     client = user_client()
-    r = current_app.extensions["redis"]
+    r = get_redis()
     try:
         raw = discovery.add_by_ref(client, r, session().member_id, session().domain, str(ref))
-    except discovery.InvalidFlowRef:
+    except InvalidFlowRef:
         return problem(BAD_REF)
     except FlowError as error:
         if isinstance(error, FlowAccessDenied) and not session().is_admin:

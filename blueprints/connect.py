@@ -30,6 +30,7 @@ from services.frame_auth import context_from
 bp = Blueprint("connect", __name__)
 
 _SESSION_KEY = "fs_connect"
+_CSRF_KEY = "fs_csrf"
 _HOST = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
 _EXPIRED = lazy_gettext("This sign-in link is no longer valid; please connect your portal again.")
 
@@ -55,7 +56,10 @@ def use_browser_language() -> str:
 
 
 def _form(error: str = "", portal: str = "", status: int = 200) -> ResponseReturnValue:
-    return render_template("connect.html", error=error, portal=portal), status
+    # A form token against cross-site POSTs: another site could otherwise send a visitor's
+    # browser to any portal's sign-in page with this app's client_id.
+    token = session.setdefault(_CSRF_KEY, secrets.token_urlsafe(24))
+    return render_template("connect.html", error=error, portal=portal, csrf_token=token), status
 
 
 @bp.get("/connect")
@@ -68,6 +72,9 @@ def connect_form() -> ResponseReturnValue:
 @bp.post("/connect")
 def start() -> ResponseReturnValue:
     use_browser_language()
+    expected = str(session.get(_CSRF_KEY) or "")
+    if not expected or not secrets.compare_digest(expected.encode(), request.form.get("csrf", "").encode()):
+        raise AppError(_("This form has expired; please open it again."), status=400, code="bad_form")
     address = request.form.get("portal", "")
     origin = portal_origin(address, allow_http=current_app.config["B24_ALLOW_HTTP"])
     if not origin:
@@ -99,6 +106,7 @@ def callback() -> ResponseReturnValue:
         member_id=args.get("member_id", ""),
         domain=domain,
         server_endpoint=f"{server}/rest/",
+        client_address=request.remote_addr or "",
     )
     keep_tokens(verified, grant)
     # An admin connecting while the portal-level tokens are dead takes them over ("reconnect").

@@ -13,4 +13,6 @@ bp = Blueprint("events", __name__)
 @bp.post("/events")
 def receive() -> ResponseReturnValue:
     # Forged or foreign events raise VerificationFailed: 403 JSON, nothing changed.
-    return jsonify(result=portals.handle_event(request.form))
+    outcome = portals.handle_event(request.form, client_address=request.remote_addr or "")
+    # An uninstall Bitrix24 has not confirmed yet is accepted, and checked again later.
+    return jsonify(result=outcome), 202 if outcome == "pending" else 200

@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 from b24.errors import B24Error
 from blueprints.api import kind_of
 from core.i18n import use_portal_language
+from core.redis_client import get_redis
 from oauth.tokens import rest_client_for
 from services import discovery, flows, frame_session, portals
 from services.frame_auth import FrameContext, accept_frame_post
@@ -73,7 +74,7 @@ def _load(ctx: FrameContext) -> tuple[flows.FlowPage, dict[str, Any] | None]:
     try:
         client = rest_client_for(ctx.member_id, ctx.user_id)
         page = flows.load_page(
-            client, current_app.extensions["redis"], ctx.member_id, ctx.user_id, ctx.portal_origin
+            client, get_redis(), ctx.member_id, ctx.user_id, ctx.portal_origin
         )
         return page, None
     except B24Error as error:
@@ -133,4 +134,4 @@ def outside_portal() -> ResponseReturnValue:
 
 @bp.post("/")
 def in_portal() -> ResponseReturnValue:
-    return render_flows_page(accept_frame_post(request.args, request.form))
+    return render_flows_page(accept_frame_post(request.args, request.form, client_address=request.remote_addr or ""))

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import redis
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
+
+from core.redis_client import get_redis
 
 bp = Blueprint("health", __name__)
 
@@ -17,7 +19,7 @@ def healthz() -> ResponseReturnValue:
 @bp.get("/readyz")
 def readyz() -> ResponseReturnValue:
     try:
-        current_app.extensions["redis"].ping()
+        get_redis().ping()
     except redis.RedisError as exc:
         return jsonify(status="unavailable", reason=f"Redis is unreachable ({type(exc).__name__})"), 503
     return jsonify(status="ready")

@@ -33,13 +33,11 @@ def installer_csp(portal_origin: str, nonce: str) -> str:
 
 @bp.post("/install")
 def installer() -> ResponseReturnValue:
-    ctx = accept_frame_post(request.args, request.form, installing=True)
+    ctx = accept_frame_post(request.args, request.form, installing=True, client_address=request.remote_addr or "")
     use_portal_language(ctx.lang)
-    portals.install(
-        ctx,
-        events_url=url_for("events.receive", _external=True),
-        placement_url=request.url_root,
-    )
+    # The configured public URL, else what the trusted proxy (PROXY_COUNT) says this host is.
+    base = current_app.config["APP_PUBLIC_URL"] or request.url_root.rstrip("/")
+    portals.install(ctx, events_url=base + url_for("events.receive"), placement_url=base + "/")
     nonce = secrets.token_urlsafe(16)
     response = make_response(
         render_template("install.html", sdk_url=current_app.config["B24_JS_SDK_URL"], nonce=nonce)

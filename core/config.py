@@ -1,7 +1,8 @@
 """Configuration: defaults, then the environment, then the caller's mapping (tests).
 
 Every setting the app reads is listed in ``DEFAULTS`` and documented in the README's
-configuration table; ``load_config`` parses and validates them so a mistake stops
+configuration table. A value from the environment is parsed to the type of its default
+(list, bool, int, float or str), and ``validate`` checks the whole, so a mistake stops
 the app at start with a message that names the variable.
 """
 
@@ -12,11 +13,13 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-DEV_SECRET_KEY = "dev-only-insecure-secret-key"  # noqa: S105 - refused in production
+#: the shortest ``SECRET_KEY`` accepted (it signs sessions and derives the token keys)
+MIN_SECRET_LENGTH = 32
 
 DEFAULTS: dict[str, Any] = {
     "APP_ENV": "development",
-    "SECRET_KEY": DEV_SECRET_KEY,
+    # No default on purpose: a key printed in the code would let anyone forge a session.
+    "SECRET_KEY": "",
     "SECRET_KEY_FALLBACKS": [],
     "TOKEN_ENCRYPTION_KEYS": [],
     "B24_CLIENT_ID": "",
@@ -28,9 +31,15 @@ DEFAULTS: dict[str, Any] = {
     "B24_RATE_LIMIT": "50/2",
     # how long a request a user waits on may wait for the portal's budget before "busy"
     "B24_RATE_WAIT": 3.0,
+    # the app's public base URL (https://flows.example.com): event handlers are bound to it
+    "APP_PUBLIC_URL": "",
     "REDIS_URL": "",
+    # background jobs (RQ); empty: REDIS_URL (RQ cannot run on a Redis Cluster)
+    "JOBS_REDIS_URL": "",
     "INSTANCE_DIR": "",
     "PROXY_COUNT": 0,
+    # the largest request body accepted (bytes); a frame POST or an event is about 2 KB
+    "MAX_CONTENT_LENGTH": 64 * 1024,
     "LOG_FORMAT": "",
     "LOG_LEVEL": "INFO",
     "FRAME_SESSION_TTL": 3600,
@@ -46,6 +55,10 @@ DEFAULTS: dict[str, Any] = {
     "DISCOVERY_SCAN_LIMIT": 5000,
     "DISCOVERY_STALE_SECONDS": 3600,
     "DISCOVERY_LOCK_SECONDS": 600,
+    # an uninstall event Bitrix24 did not confirm yet is checked again after this many
+    # seconds, then at doubling intervals, for UNINSTALL_RECHECK_FOR seconds
+    "UNINSTALL_RECHECK_FIRST": 60.0,
+    "UNINSTALL_RECHECK_FOR": 86400.0,
 }
 
 _BOOL = {
@@ -59,25 +72,7 @@ _BOOL = {
     "off": False,
     "": False,
 }
-_LIST_KEYS = {"B24_OAUTH_SERVERS", "SECRET_KEY_FALLBACKS", "TOKEN_ENCRYPTION_KEYS"}
-_BOOL_KEYS = {"B24_ALLOW_HTTP"}
-_INT_KEYS = {
-    "PROXY_COUNT",
-    "FRAME_SESSION_TTL",
-    "VERIFY_CACHE_TTL",
-    "DISCOVERY_TASK_PAGES",
-    "DISCOVERY_SCAN_MARGIN",
-    "DISCOVERY_SCAN_LIMIT",
-    "DISCOVERY_STALE_SECONDS",
-    "DISCOVERY_LOCK_SECONDS",
-}
-_FLOAT_KEYS = {
-    "B24_HTTP_TIMEOUT",
-    "B24_RATE_WAIT",
-    "SWITCH_LOCK_WAIT",
-    "FLOW_CACHE_TTL",
-    "VISIBILITY_CACHE_TTL",
-}
+_TYPE_NAMES = {bool: "1 or 0", int: "a whole number", float: "a number"}
 
 
 class ConfigError(ValueError):
@@ -89,24 +84,16 @@ def _split_list(value: str) -> list[str]:
 
 
 def _parse(key: str, raw: str) -> Any:
-    if key in _LIST_KEYS:
+    """``raw`` (an environment value) as the type of the setting's default."""
+    kind = type(DEFAULTS[key])
+    if kind is list:
         return _split_list(raw)
-    if key in _BOOL_KEYS:
-        try:
-            return _BOOL[raw.strip().lower()]
-        except KeyError:
-            raise ConfigError(f"{key} must be 1 or 0, not {raw!r}") from None
-    if key in _INT_KEYS:
-        try:
-            return int(raw)
-        except ValueError:
-            raise ConfigError(f"{key} must be a whole number, not {raw!r}") from None
-    if key in _FLOAT_KEYS:
-        try:
-            return float(raw)
-        except ValueError:
-            raise ConfigError(f"{key} must be a number, not {raw!r}") from None
-    return raw
+    if kind is str:
+        return raw
+    try:
+        return _BOOL[raw.strip().lower()] if kind is bool else kind(raw)
+    except (KeyError, ValueError):
+        raise ConfigError(f"{key} must be {_TYPE_NAMES[kind]}, not {raw!r}") from None
 
 
 def from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -143,10 +130,32 @@ def parse_rate_limit(value: str) -> tuple[int, float]:
     return parsed
 
 
+def _public_url(value: str, *, allow_http: bool) -> str:
+    if not value:
+        return ""
+    parts = urlsplit(value.strip())
+    schemes = ("https", "http") if allow_http else ("https",)
+    if parts.scheme not in schemes or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigError(f"APP_PUBLIC_URL must be the app's https:// base URL, not {value!r}")
+    return value.strip().rstrip("/")
+
+
+def _check_secret(config: dict[str, Any]) -> None:
+    secret = config["SECRET_KEY"] or ""
+    if len(secret) < MIN_SECRET_LENGTH:
+        raise ConfigError(
+            f"Refusing to start: SECRET_KEY is {'too short' if secret else 'not set'} "
+            f"(at least {MIN_SECRET_LENGTH} characters). It signs every page session, so it must be "
+            "secret: generate one with `python -c 'import secrets; print(secrets.token_urlsafe(48))'` "
+            "(`make run` keeps one in instance/secret_key)."
+        )
+
+
 def validate(config: dict[str, Any]) -> dict[str, Any]:
     """Check and normalise a merged configuration in place; raise ``ConfigError``."""
     if config["APP_ENV"] not in ("development", "production", "testing"):
         raise ConfigError(f"APP_ENV must be development, production or testing, not {config['APP_ENV']!r}")
+    _check_secret(config)
     servers = config["B24_OAUTH_SERVERS"]
     if isinstance(servers, str):
         servers = _split_list(servers)
@@ -156,19 +165,27 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
         normalize_server(entry, allow_http=config["B24_ALLOW_HTTP"]) for entry in servers
     ]
     config["B24_RATE_LIMIT_PARSED"] = parse_rate_limit(str(config["B24_RATE_LIMIT"]))
+    config["APP_PUBLIC_URL"] = _public_url(config["APP_PUBLIC_URL"], allow_http=config["B24_ALLOW_HTTP"])
+    jobs_on = config["JOBS_REDIS_URL"] or config["REDIS_URL"]
+    if urlsplit(jobs_on).scheme == "redis+cluster":
+        raise ConfigError(
+            "JOBS_REDIS_URL must name a plain or Sentinel Redis: background jobs (RQ) cannot run "
+            "on a Redis Cluster, and REDIS_URL is a redis+cluster:// URL"
+        )
     if config["PROXY_COUNT"] < 0:
         raise ConfigError("PROXY_COUNT must be 0 or more")
+    if config["MAX_CONTENT_LENGTH"] < 4096:
+        raise ConfigError("MAX_CONTENT_LENGTH must be at least 4096 bytes (a frame POST is about 2 KB)")
     if config["APP_ENV"] == "production":
-        secret = config["SECRET_KEY"] or ""
-        if secret == DEV_SECRET_KEY or len(secret) < 32:
-            raise ConfigError(
-                "Refusing to start with APP_ENV=production: SECRET_KEY is missing, the "
-                "development default, or shorter than 32 characters. Generate one with "
-                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
-            )
         for key in ("B24_CLIENT_ID", "B24_CLIENT_SECRET"):
             if not config[key]:
                 raise ConfigError(f"Refusing to start with APP_ENV=production: {key} is not set")
+        if not config["APP_PUBLIC_URL"] and not config["PROXY_COUNT"]:
+            raise ConfigError(
+                "Refusing to start with APP_ENV=production: set APP_PUBLIC_URL to the app's public "
+                "https:// URL (event handlers are bound to it), or PROXY_COUNT to the number of trusted "
+                "proxies whose X-Forwarded-* headers name it"
+            )
     return config
 
 

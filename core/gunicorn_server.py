@@ -67,20 +67,27 @@ def start_gunicorn(
     workers: int = 4,
     timeout: float = 30.0,
     app: str = APP_SPEC,
+    port: int | None = None,
 ) -> GunicornApp:
-    """Start ``app`` under gunicorn with the Procfile's settings and wait until it answers ``/readyz``."""
-    port = free_port()
+    """Start ``app`` under gunicorn with the Procfile's settings and wait until it answers ``/readyz``.
+
+    With ``B24_ALLOW_HTTP`` on, ``APP_PUBLIC_URL`` defaults to the server's own plain-HTTP URL.
+    """
+    port = port or free_port()
     full_env = {
         **os.environ,
         "APP_ENV": "testing",
         "LOG_FORMAT": "text",
         "B24_CLIENT_ID": "local.test.app",
         "B24_CLIENT_SECRET": "test-client-secret",
+        "SECRET_KEY": "gunicorn-test-secret-key-0123456789abcdef",
         **env,
         "PORT": str(port),
         "WEB_CONCURRENCY": str(workers),
         "REDIS_URL": redis_url,
     }
+    if full_env.get("B24_ALLOW_HTTP") == "1":
+        full_env.setdefault("APP_PUBLIC_URL", f"http://127.0.0.1:{port}")
     log_file = log_path.open("wb")
     process = subprocess.Popen(  # noqa: S603 - our own argv, no shell
         [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", app],

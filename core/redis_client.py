@@ -13,16 +13,20 @@ operations work unchanged on Redis Cluster.
 from __future__ import annotations
 
 import atexit
+import fcntl
 import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import redis
+from flask import Flask, current_app
 from redis.cluster import ClusterNode, RedisCluster
 from redis.sentinel import Sentinel
 
-from core.redis_server import RedisServer
+from core.redis_server import RedisServer, answers_ping
+
+EXTENSION = "redis"
 
 _COMMON: dict[str, Any] = {
     "decode_responses": True,
@@ -48,8 +52,12 @@ def _password(netloc: str) -> str | None:
     return unquote(userinfo.split(":", 1)[-1]) or None
 
 
-def connect(url: str) -> redis.Redis | RedisCluster:
-    """A client for ``url`` in any of the module's documented forms."""
+def connect(url: str, *, decode_responses: bool = True) -> redis.Redis | RedisCluster:
+    """A client for ``url`` in any of the module's documented forms.
+
+    ``decode_responses=False`` is for RQ, which stores pickled bytes.
+    """
+    common = {**_COMMON, "decode_responses": decode_responses}
     parts = urlsplit(url)
     if parts.scheme == "redis+sentinel":
         path = [p for p in parts.path.split("/") if p]
@@ -64,27 +72,52 @@ def connect(url: str) -> redis.Redis | RedisCluster:
             sentinel_kwargs={"password": password, "socket_timeout": 2.0},
             password=password,
             db=db,
-            **_COMMON,
+            **common,
         )
         return sentinel.master_for(service)
     if parts.scheme == "redis+cluster":
         return RedisCluster(
             startup_nodes=[ClusterNode(host, port) for host, port in _hosts(parts.netloc)],
             password=_password(parts.netloc),
-            decode_responses=True,
+            decode_responses=decode_responses,
             socket_timeout=5.0,
             socket_connect_timeout=2.0,
         )
-    return redis.Redis.from_url(url, **_COMMON)
+    return redis.Redis.from_url(url, **common)
+
+
+def init_app(app: Flask) -> None:
+    """Connect to ``REDIS_URL``, or start the embedded server when it is empty."""
+    if not app.config["REDIS_URL"]:
+        app.config["REDIS_URL"] = os.environ.get("REDIS_URL") or start_embedded(app.instance_path)
+    app.extensions[EXTENSION] = connect(app.config["REDIS_URL"])
+
+
+def get_redis() -> redis.Redis | RedisCluster:
+    """The app's Redis client, one connection pool per process (flaskr's ``get_db``)."""
+    return current_app.extensions[EXTENSION]
 
 
 def start_embedded(instance_dir: str | os.PathLike[str]) -> str:
-    """Start the private server for this process tree and return its URL.
+    """The private server of this instance directory, started unless another process runs it.
 
-    The URL is exported as ``REDIS_URL`` so gunicorn workers forked afterwards share
-    the one server; it stops with the process that started it.
+    The URL is exported as ``REDIS_URL`` so gunicorn workers forked afterwards share the
+    one server, and written to ``<instance>/redis/url`` so the job worker (a separate
+    process, ``python worker.py``) finds it. The server stops with the process that started it.
     """
-    server = RedisServer(Path(instance_dir) / "redis", persistent=True).start()
-    atexit.register(server.stop)
-    os.environ["REDIS_URL"] = server.url
-    return server.url
+    directory = Path(instance_dir) / "redis"
+    directory.mkdir(parents=True, exist_ok=True)
+    url_file = directory / "url"
+    # One server per directory: two would write the same append-only file.
+    with (directory / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        running = url_file.read_text().strip() if url_file.exists() else ""
+        if running and answers_ping(urlsplit(running).port or 6379):
+            url = running
+        else:
+            server = RedisServer(directory, persistent=True).start()
+            atexit.register(server.stop)
+            url_file.write_text(server.url)
+            url = server.url
+    os.environ["REDIS_URL"] = url
+    return url

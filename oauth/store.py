@@ -167,6 +167,11 @@ class TokenStore:
         )
         return stored is token
 
+    def user_ids(self, member_id: str) -> list[int]:
+        """Users of the portal with a stored token pair."""
+        prefix = portal_key(member_id, "user", "")
+        return sorted(int(key[len(prefix) :]) for key in self.redis.scan_iter(match=prefix + "*", count=500))
+
     def delete_portal(self, member_id: str) -> int:
         """Delete every key of the portal (SCAN, so it also works on Redis Cluster)."""
         pattern = portal_prefix(member_id) + "*"

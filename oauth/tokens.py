@@ -43,12 +43,18 @@ def refresh_window(token: UserToken) -> float:
     return min(REFRESH_AHEAD, token.lifetime / 4)
 
 
+#: the longest access-token lifetime believed from a frame POST or grant (Bitrix24 issues 3600 s)
+MAX_LIFETIME = 86400.0
+
+
 def _lifetime(raw: Any) -> float:
+    # AUTH_EXPIRES comes from the browser: "inf", "nan" or a year would postpone refreshes
+    # for ever, so anything outside (0, MAX_LIFETIME] counts as the documented hour.
     try:
         seconds = float(raw)
     except (TypeError, ValueError):
         return 3600.0
-    return seconds if seconds > 0 else 3600.0
+    return seconds if 0 < seconds <= MAX_LIFETIME else 3600.0
 
 
 def user_token_from(grant: Mapping[str, Any], *, client_endpoint: str, server: str) -> UserToken:

@@ -21,12 +21,18 @@ import redis
 import requests
 from flask_babel import lazy_gettext
 
-from b24.errors import AuthServerUnavailable, error_from_payload
+from b24.errors import AuthServerUnavailable, B24Error, error_from_payload
 from b24.http import get_session
 from core.errors import AppError
+from core.throttle import FixedWindow
 from oauth.store import BadMemberId, portal_key
 
 log = logging.getLogger(__name__)
+
+#: seconds a token the authorization server refused is refused again without asking it
+REFUSED_TTL = 60
+#: failed verifications an address may cause per minute before it is refused without a call
+REFUSALS_PER_ADDRESS = 20
 
 
 class VerificationFailed(AppError):
@@ -39,6 +45,24 @@ class VerificationFailed(AppError):
         # ``reason`` is for the log; the user sees one message that reveals nothing.
         super().__init__(lazy_gettext("This request could not be verified as coming from your Bitrix24."))
         self.reason = reason
+
+
+class TooManyRefusals(AppError):
+    """Too many requests from one address failed verification lately; no call is made for it."""
+
+    status = 429
+    code = "too_many_attempts"
+
+    def __init__(self) -> None:
+        super().__init__(lazy_gettext("Too many requests could not be verified; please try again in a minute."))
+
+
+class TokenRefused(VerificationFailed):
+    """``app.info`` refused the token itself; ``error`` is its typed answer (``NotInstalled``, ...)."""
+
+    def __init__(self, error: B24Error) -> None:
+        super().__init__(f"app.info error {error.code}")
+        self.error = error
 
 
 @dataclass(frozen=True)
@@ -89,6 +113,7 @@ class TokenVerifier:
         self.allow_http = allow_http
         self.cache_ttl = cache_ttl
         self.timeout = timeout
+        self.refusals = FixedWindow(redis_client, "fs:refusals", limit=REFUSALS_PER_ADDRESS, window=60)
 
     def server_for(self, server_endpoint: str) -> str:
         """The allow-listed origin named by ``server_endpoint``; refuse any other."""
@@ -113,22 +138,48 @@ class TokenVerifier:
         domain: str,
         server_endpoint: str,
         installing: bool = False,
+        client_address: str = "",
     ) -> Verified:
-        """Confirm that ``access_token`` is ours, for this portal, and (unless installing) installed."""
+        """Confirm that ``access_token`` is ours, for this portal, and (unless installing) installed.
+
+        Nobody may make the app call the authorization server at will: a token refused
+        lately is refused again from a short cache, and an address (``client_address``)
+        whose requests failed verification ``REFUSALS_PER_ADDRESS`` times in a minute gets
+        ``TooManyRefusals`` without any call until the minute is over.
+        """
         server = self.server_for(server_endpoint)
         if not access_token:
             raise VerificationFailed("no access token")
+        digest = hashlib.sha256(access_token.encode()).hexdigest()
         try:
-            cache_key = portal_key(member_id, "verified", hashlib.sha256(access_token.encode()).hexdigest())
+            cache_key, refused_key = (portal_key(member_id, kind, digest) for kind in ("verified", "refused"))
         except BadMemberId:
             raise VerificationFailed("malformed member_id") from None
         verified = self._cached(cache_key)
-        fresh = verified is None or verified.server != server or (not installing and not verified.installed)
-        if fresh:
+        try:
+            if verified is None or verified.server != server or (not installing and not verified.installed):
+                verified = self._ask(server, access_token, cache_key, refused_key, client_address)
+            self._check(verified, member_id=member_id, domain=domain, installing=installing)
+        except VerificationFailed:
+            if client_address:
+                self.refusals.count(client_address)
+            raise
+        return verified
+
+    def _ask(self, server: str, access_token: str, cache_key: str, refused_key: str, client_address: str) -> Verified:
+        """``app.info`` for a token not in the caches; its answer (or refusal) is cached either way."""
+        if self.redis.exists(refused_key):
+            raise VerificationFailed("this token was refused moments ago")
+        if client_address and self.refusals.exceeded(client_address):
+            raise TooManyRefusals()
+        try:
             verified = self.app_info(server, access_token)
-        self._check(verified, member_id=member_id, domain=domain, installing=installing)
-        if fresh:
-            self.redis.set(cache_key, json.dumps(asdict(verified)), ex=self.cache_ttl)
+        except TokenRefused:
+            self.redis.set(refused_key, "1", ex=REFUSED_TTL)
+            raise
+        # What the server says of the token holds whatever the request claimed: a forged
+        # claim with a real token is checked against this cache, not with another call.
+        self.redis.set(cache_key, json.dumps(asdict(verified)), ex=self.cache_ttl)
         return verified
 
     def app_info(self, server: str, access_token: str) -> Verified:
@@ -156,7 +207,7 @@ class TokenVerifier:
             # The token itself was refused (invalid, expired, app not installed, ...):
             # nothing in this request can be trusted.
             log.info("app.info refused a token: %s", error.code)
-            raise VerificationFailed(f"app.info error {error.code}")
+            raise TokenRefused(error)
         return self._parse(server, payload.get("result"))
 
     def _parse(self, server: str, result: Any) -> Verified:

@@ -7,11 +7,12 @@ from sandbox.state import World
 
 ADMIN, OWNER, MEMBER, OUTSIDER = 1, 2, 3, 4
 
+# Different time zones (daylight saving north and south of the equator, none), and one user without a zone.
 USERS = (
-    User(ADMIN, "Anna", "Admin", "anna@sandbox.test", admin=True),
-    User(OWNER, "Oleg", "Owner", "oleg@sandbox.test"),
+    User(ADMIN, "Anna", "Admin", "anna@sandbox.test", admin=True, time_zone="Europe/Berlin"),
+    User(OWNER, "Oleg", "Owner", "oleg@sandbox.test", time_zone="America/New_York"),
     User(MEMBER, "Maria", "Member", "maria@sandbox.test"),
-    User(OUTSIDER, "Otto", "Outsider", "otto@sandbox.test", department=2),
+    User(OUTSIDER, "Otto", "Outsider", "otto@sandbox.test", department=2, time_zone="Asia/Tokyo"),
 )
 
 HTML_FLOW_NAME = '<b>Urgent</b> & "VIP" <script>alert(1)</script>'

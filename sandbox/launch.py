@@ -38,10 +38,22 @@ def start_sandbox(portal_port: int, auth_port: int, app_url: str, client_secret:
     return server
 
 
+def local_secret_key(instance_dir: Path) -> str:
+    """``SECRET_KEY`` for local runs: made once, kept in ``instance/secret_key`` (owner-only)."""
+    path = instance_dir / "secret_key"
+    if not path.exists():
+        instance_dir.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
 def app_environment(server: SandboxServer, client_secret: str, port: str) -> dict[str, str]:
     """The user's environment plus what points the app at the sandbox."""
+    instance_dir = Path(os.environ.get("INSTANCE_DIR") or ROOT / "instance")
     return {
         **os.environ,
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or local_secret_key(instance_dir),
         "PORT": port,
         "B24_CLIENT_ID": CLIENT_ID,
         "B24_CLIENT_SECRET": client_secret,

@@ -9,6 +9,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 
+from sandbox.clock import SandboxClock
 from sandbox.settings import SandboxSettings
 
 # LoadLimiter (rest/lib/engine/access/loadlimiter.php): 10 buckets of 60 s; a hit whose
@@ -51,13 +52,13 @@ class OperatingWindow:
     """Accumulated execution time per (app, method): 10 one-minute buckets, each counted for
     10 minutes from its first call (limits.md, RU edition); a method over the limit is refused."""
 
-    def __init__(self, settings: SandboxSettings) -> None:
+    def __init__(self, settings: SandboxSettings, clock: SandboxClock) -> None:
         self.settings = settings
-        self.offset = 0.0  # moved by tests instead of sleeping
+        self.clock = clock  # the portal's clock: tests move the window with advance_clock()
         self._buckets: dict[tuple[str, str], dict[int, Bucket]] = defaultdict(dict)
 
     def now(self) -> float:
-        return time.time() + self.offset
+        return self.clock.time()
 
     def _live(self, app: str, method: str) -> list[Bucket]:
         now = self.now()

@@ -28,6 +28,7 @@ class User:
     admin: bool = False
     active: bool = True
     department: int = 1
+    time_zone: str = ""  # an IANA name; empty while the user keeps the automatic zone
 
     @property
     def full_name(self) -> str:
@@ -45,6 +46,7 @@ class User:
             "LAST_LOGIN": "2026-11-27T09:00:00+00:00",
             "DATE_REGISTER": "2024-01-15T00:00:00+00:00",
             "IS_ONLINE": "N",
+            "TIME_ZONE": self.time_zone,
             "PERSONAL_GENDER": "",
             "PERSONAL_BIRTHDAY": "",
             "WORK_POSITION": "",
@@ -143,6 +145,7 @@ class AppRegistration:
     install_event_url: str | None = None
     scope: str = "task,user,placement"
     version: int = 1
+    name: str = "Flow Switch"  # APP_NAME: system notifications start with it
     # app.info's CODE: a local app's code is its client id (AppTable::onAfterAdd); a market
     # app has a vendor code of its own ("vendor.app") beside its client id ("app.5xx...").
     code: str = ""
@@ -230,3 +233,31 @@ class Delivery:
     @property
     def form(self) -> dict[str, str]:
         return dict(self.payload)
+
+
+@dataclass(frozen=True)
+class FlowChange:
+    """One ``activate`` that switched a flow: who did it, the state it left, when (sandbox clock)."""
+
+    flow_id: int
+    user_id: int
+    active: bool
+    at: datetime
+
+
+@dataclass
+class Notification:
+    """One entry of a user's notification list (``im.notify.system.add`` / ``im.notify.personal.add``)."""
+
+    id: int
+    user_id: int
+    message: str  # as stored: the app name and ``#BR#`` already turned into a line break
+    message_out: str
+    kind: str  # "system" or "personal"
+    from_user_id: int  # 0 for system notices
+    client_id: str | None  # the app that sent it (None without app context)
+    tag: str  # the TAG the app sent; the stored key is ``notify_tag``
+    notify_tag: str
+    sub_tag: str
+    attach: Any
+    at: datetime

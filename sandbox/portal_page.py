@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, jsonify, redirect, render_template, request, send_file
 from flask.typing import ResponseReturnValue
 
 from sandbox import data, lifecycle
+from sandbox.bbcode import render
 from sandbox.flow_texts import LANGUAGES
 from sandbox.frames import APP_PATH, NotAvailable, open_frame, with_query
 from sandbox.rest import world
+from sandbox.session_auth import USER_COOKIE
 from sandbox.state import ABSENT
 
 HERE = Path(__file__).resolve().parent
 bp = Blueprint("portal", __name__)
-USER_COOKIE, LANG_COOKIE = "sandbox_user", "sandbox_lang"
+LANG_COOKIE = "sandbox_lang"
 
 
 def current_user() -> int:
@@ -37,6 +41,21 @@ def remember(response: Response, user_id: int, lang: str) -> Response:
     response.set_cookie(LANG_COOKIE, lang, samesite="Lax")
     world().settings.language = lang
     return response
+
+
+def notification_panel(user_id: int) -> dict[str, Any]:
+    """What ``notifications.html`` needs: the user's notices, and times shown in the user's zone."""
+    state = world()
+    with state.lock:
+        user = state.user(user_id)
+        notices = state.notifications.for_user(user_id)
+        names = {u.id: u.full_name for u in state.users.values()}
+    zone = ZoneInfo(user.time_zone) if user.time_zone else None
+
+    def local_time(moment: datetime) -> str:
+        return moment.astimezone(zone).strftime("%d %b %H:%M") if zone else moment.strftime("%d %b %H:%M UTC")
+
+    return {"notices": notices, "render": render, "local_time": local_time, "sender": names.get}
 
 
 def frame_session(payload: dict[str, Any]) -> tuple[str, int]:
@@ -73,6 +92,7 @@ def app_page() -> ResponseReturnValue:
         frame=frame,
         message=message,
         can_install=state.app is not None and state.install_state == ABSENT and state.is_admin(user_id),
+        **notification_panel(user_id),
     )
     return remember(Response(page), user_id, lang)
 
@@ -157,6 +177,17 @@ def bx24() -> ResponseReturnValue:
 @bp.get("/_sandbox/portal.js")
 def portal_js() -> ResponseReturnValue:
     return send_file(HERE / "static" / "portal.js", mimetype="text/javascript", max_age=0)
+
+
+@bp.get("/_sandbox/notifications")
+def notifications() -> ResponseReturnValue:
+    """The notification panel alone; the page re-reads it every second."""
+    return render_template("notifications.html", **notification_panel(current_user()))
+
+
+@bp.get("/_sandbox/notifications.js")
+def notifications_js() -> ResponseReturnValue:
+    return send_file(HERE / "static" / "notifications.js", mimetype="text/javascript", max_age=0)
 
 
 @bp.get("/oauth/authorize/", strict_slashes=False)

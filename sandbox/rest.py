@@ -14,6 +14,7 @@ from sandbox.envelope import envelope
 from sandbox.errors import RestError
 from sandbox.methods.registry import AUTH_KEYS, Call, execute
 from sandbox.php import parse_pairs, parse_str
+from sandbox.session_auth import session_call
 from sandbox.state import World
 
 bp = Blueprint("rest", __name__)
@@ -105,7 +106,8 @@ def endpoint(path: str) -> Response:
     if fault is not None:
         return error_response(fault)
     try:
-        result, timing = execute(authenticate(state, token, params), name, started)
+        session = session_call(state, request, params) if token is None else None
+        result, timing = execute(session or authenticate(state, token, params), name, started)
     except RestError as error:
         return error_response(error)
     return json_response(envelope(result.value, timing, total=result.total, next=result.next))

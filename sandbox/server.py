@@ -8,8 +8,10 @@ import socket
 import tempfile
 import threading
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -17,7 +19,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from sandbox import data, lifecycle, portal_page, rest
 from sandbox.frames import open_frame
 from sandbox.keepalive import KeepAliveHandler
-from sandbox.models import AppRegistration, Delivery, Flow
+from sandbox.models import AppRegistration, Delivery, Flow, FlowChange, Notification
 from sandbox.oauth_server import create_auth_app
 from sandbox.settings import SandboxSettings
 from sandbox.state import World
@@ -207,6 +209,7 @@ class SandboxServer:
         scope: str = "task,user,placement",
         *,
         installed: bool = False,
+        name: str = "Flow Switch",
         code: str = "",
     ) -> AppRegistration:
         """The admin adds the app: a new installation whose installer has yet to run (or skipped).
@@ -221,6 +224,7 @@ class SandboxServer:
             redirect_uri,
             install_event_url,
             scope,
+            name=name,
             code=code,
         )
         self.world.register_app(app, installed=installed)
@@ -257,6 +261,23 @@ class SandboxServer:
     def expire_access_tokens(self, user_id: int | None = None) -> int:
         with self.world.lock:
             return self.world.tokens.expire(user_id)
+
+    # --- time ---------------------------------------------------------------------------
+
+    def advance_clock(self, seconds: float) -> None:
+        """Move the portal's clock forward: tokens and codes age, flow activity and notices are stamped later."""
+        self.world.clock.advance(seconds)
+
+    def now(self) -> datetime:
+        """The portal's time (UTC)."""
+        return self.world.clock.now()
+
+    def set_time_zone(self, user_id: int, zone: str) -> None:
+        """A user's TIME_ZONE (an IANA name), or "" for the automatic zone."""
+        if zone:
+            ZoneInfo(zone)  # raises for an unknown zone
+        with self.world.lock:
+            self.world.user(user_id).time_zone = zone
 
     # --- content ---------------------------------------------------------------------
 
@@ -302,11 +323,6 @@ class SandboxServer:
         with ``per_call``, the next ``count`` calls of ``methods`` (batch items one by one) do."""
         wanted = None if methods is None else set(methods)
         self.world.inject_rest_errors(code, count, wanted, per_call=per_call)
-
-    def advance_operating_clock(self, seconds: float) -> None:
-        """Move the OPERATION_TIME_LIMIT window forward, instead of sleeping."""
-        with self.world.lock:
-            self.world.operating.offset += seconds
 
     def operating(self, method: str) -> float:
         """The app's accumulated execution seconds of ``method`` in the current window."""
@@ -383,6 +399,26 @@ class SandboxServer:
     def events_delivered(self) -> list[Delivery]:
         with self.world.lock:
             return list(self.world.deliveries)
+
+    def flow_changes(self) -> list[FlowChange]:
+        """Every switch ``activate`` made, in order: flow_id, user_id (whose token), active, at."""
+        with self.world.lock:
+            return list(self.world.flow_changes)
+
+    def notifications(self, user_id: int) -> list[Notification]:
+        """What the user's notification list shows now, newest first (a TAG keeps only the newest)."""
+        with self.world.lock:
+            return self.world.notifications.for_user(user_id)
+
+    @property
+    def notifications_sent(self) -> int:
+        """Notices added (replaced ones included); refused calls and unknown recipients do not count."""
+        return self.world.notifications_sent
+
+    @property
+    def sessid(self) -> str:
+        """``bitrix_sessid``: with the ``sandbox_user`` cookie it makes a REST call session-authorized."""
+        return self.world.sessid
 
     def reset_counters(self) -> None:
         self.world.reset_counters()

@@ -61,3 +61,9 @@ class SandboxSettings:
     # An app update removes the app's event handlers and re-opens the installer (pending until
     # installFinish), as Bitrix24 does; False keeps handlers and the installed state.
     update_reinstalls: bool = False
+    # tasks.flow.Flow.list: on as on a current cloud portal; off answers ERROR_METHOD_NOT_FOUND (older portal).
+    flow_list_method: bool = True
+    # Its paging: "plain" (the core: a bare list, no next/total) or "counted" (next/total as for Page results).
+    flow_list_paging: str = "plain"
+    # profile's TIME_ZONE_OFFSET: present in one core copy, absent from the docs and the newest core.
+    profile_time_zone_offset: bool = True

@@ -12,10 +12,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from sandbox.clock import SandboxClock
 from sandbox.delivery import Dispatcher
 from sandbox.errors import RestError
 from sandbox.limits import LeakyBucket, OperatingWindow
-from sandbox.models import AppRegistration, Delivery, EventBinding, Flow, Placement, Task, User
+from sandbox.models import AppRegistration, Delivery, EventBinding, Flow, FlowChange, Placement, Task, User
+from sandbox.notifications import NotificationBook
 from sandbox.settings import SandboxSettings
 from sandbox.tokens import TokenBook
 
@@ -46,6 +48,7 @@ class World:
     def __init__(self, settings: SandboxSettings | None = None) -> None:
         self.lock = threading.RLock()
         self.settings = settings or SandboxSettings()
+        self.clock = SandboxClock()
         self.member_id = secrets.token_hex(16)
         self.portal_url = self.auth_url = ""
         self.app: AppRegistration | None = None
@@ -54,7 +57,10 @@ class World:
         self.users: dict[int, User] = {}
         self.flows: dict[int, Flow] = {}
         self.tasks: dict[int, Task] = {}
-        self.tokens = TokenBook(self.settings)
+        self.tokens = TokenBook(self.settings, self.clock)
+        self.notifications = NotificationBook()
+        # The portal's CSRF token (``bitrix_sessid``): REST calls with it and the login cookie use session auth.
+        self.sessid = secrets.token_hex(16)
         self.event_bindings: list[EventBinding] = []
         self.placements: list[Placement] = []
         self.app_options: dict[str, Any] = {}
@@ -64,7 +70,7 @@ class World:
         self._sequence: Counter[str] = Counter({"group": 100})
         self._faults: list[Fault] = []
         self.bucket = LeakyBucket(self.settings)
-        self.operating = OperatingWindow(self.settings)
+        self.operating = OperatingWindow(self.settings, self.clock)
         self.dispatcher = Dispatcher(self.settings, self.record_delivery)
         self.reset_counters()
 
@@ -112,6 +118,8 @@ class World:
             self.app_info_checks = 0
             self.connections: Counter[str] = Counter()
             self.deliveries: list[Delivery] = []
+            self.flow_changes: list[FlowChange] = []
+            self.notifications_sent = 0
 
     def count_call(self, method: str, user_id: int) -> None:
         with self.lock:
@@ -124,6 +132,10 @@ class World:
     def record_delivery(self, delivery: Delivery) -> None:
         with self.lock:
             self.deliveries.append(delivery)
+
+    def record_flow_change(self, flow_id: int, user_id: int, active: bool) -> None:
+        with self.lock:
+            self.flow_changes.append(FlowChange(flow_id, user_id, active, self.clock.now()))
 
     # --- the app and its installation ----------------------------------------------------
 
@@ -215,6 +227,7 @@ class World:
             fields.setdefault("group_id", self.next_id("group"))
             creator = owner_id if creator_id is None else creator_id
             fields.setdefault("responsible_list", [["user", str(owner_id)]])
+            fields.setdefault("activity", self.clock.now())
             self.flows[flow_id] = Flow(flow_id, name, creator, owner_id, **fields)
             return flow_id
 

@@ -6,8 +6,8 @@ Not locked on its own: ``World`` holds the one lock and calls in here while hold
 from __future__ import annotations
 
 import secrets
-import time
 
+from sandbox.clock import SandboxClock
 from sandbox.errors import RestError
 from sandbox.models import AccessToken, AuthCode, RefreshToken
 from sandbox.settings import SandboxSettings
@@ -23,8 +23,9 @@ def invalid_grant(text: str) -> RestError:
 
 
 class TokenBook:
-    def __init__(self, settings: SandboxSettings) -> None:
+    def __init__(self, settings: SandboxSettings, clock: SandboxClock) -> None:
         self.settings = settings
+        self.clock = clock
         self.access: dict[str, AccessToken] = {}
         self.refresh: dict[str, RefreshToken] = {}
         self.codes: dict[str, AuthCode] = {}
@@ -33,7 +34,7 @@ class TokenBook:
 
     def issue(self, user_id: int, scope: str) -> tuple[str, str, int]:
         """A new (access, refresh, expires-at) chain link for ``user_id``."""
-        now = time.time()
+        now = self.clock.time()
         access, refresh = opaque_token(), opaque_token()
         expires = now + self.settings.access_ttl
         self.access[access] = AccessToken(user_id, expires, scope, refresh)
@@ -47,14 +48,14 @@ class TokenBook:
             if token in self.revoked:
                 raise RestError("APPLICATION_NOT_FOUND")
             raise RestError("invalid_token")
-        if record.expires <= time.time():
+        if record.expires <= self.clock.time():
             raise RestError("expired_token")
         return record
 
     def rotate(self, refresh_token: str) -> RefreshToken:
         """Consume a refresh token for the refresh grant; strict mode kills the old pair."""
         record = self.refresh.get(refresh_token)
-        if record is None or record.expires <= time.time():
+        if record is None or record.expires <= self.clock.time():
             raise invalid_grant("Invalid refresh token")
         if record.used and self.settings.strict_rotation:
             raise invalid_grant("Refresh token has already been used")
@@ -65,19 +66,19 @@ class TokenBook:
 
     def new_code(self, user_id: int) -> str:
         code = secrets.token_hex(16)
-        self.codes[code] = AuthCode(user_id, time.time() + self.settings.code_ttl)
+        self.codes[code] = AuthCode(user_id, self.clock.time() + self.settings.code_ttl)
         return code
 
     def redeem(self, code: str) -> AuthCode:
         record = self.codes.get(code)
-        if record is None or record.used or record.expires <= time.time():
+        if record is None or record.used or record.expires <= self.clock.time():
             raise invalid_grant("Invalid authorization code")
         record.used = True
         return record
 
     def expire(self, user_id: int | None = None) -> int:
         """Make access tokens (of one user, or all) expired now; returns how many."""
-        past = time.time() - 1
+        past = self.clock.time() - 1
         hit = [r for r in self.access.values() if user_id is None or r.user_id == user_id]
         for record in hit:
             record.expires = past

@@ -15,22 +15,22 @@ page load but never on its hot path), and when an admin asks.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qs, urlsplit
 
 import redis
 from flask import Flask, current_app
 
 import oauth
+from core.redis_client import get_redis
 from oauth.lock import RedisLock
 from oauth.store import portal_key
 from oauth.tokens import rest_client_for
 from services import flow_cache, flows
 from services.flow_cache import GENERATION, meta_key
+from services.flow_refs import flow_id_from, parse_flow_ref
 
 if TYPE_CHECKING:
     from b24.client import RestClient
@@ -40,7 +40,6 @@ log = logging.getLogger(__name__)
 TASK_PAGE = 50
 # Bitrix24 batches hold 50 commands; a scan window of several batches runs in parallel.
 SCAN_WINDOW = 4 * flows.BATCH_SIZE
-_REF_ID_PARAMS = ("ID", "ID_from", "flowId", "FLOW_ID", "flow_id")
 
 
 def lock_key(member_id: str) -> str:
@@ -53,10 +52,6 @@ class Report:
     scanned_to: int
     found: int
     added: int
-
-
-class InvalidFlowRef(ValueError):
-    """Neither a flow id nor a link to a flow on this portal."""
 
 
 def ids_from_tasks(client: RestClient, pages: int) -> set[int]:
@@ -73,7 +68,7 @@ def ids_from_tasks(client: RestClient, pages: int) -> set[int]:
         tasks = result.get("tasks", []) if isinstance(result, dict) else []
         for task in tasks:
             flow_id = task.get("flowId") or task.get("FLOW_ID")
-            if flow_id and str(flow_id).isdigit() and int(flow_id) > 0:
+            if flow_id_from(str(flow_id or "")) is not None:
                 found.add(int(flow_id))
     return found
 
@@ -160,7 +155,7 @@ def _run_in_background(app: Flask, lock: RedisLock, owner: str, member_id: str, 
     with app.app_context():
         try:
             report = run(
-                _client_for(member_id, user_id), app.extensions["redis"], member_id, lock_owner=owner
+                _client_for(member_id, user_id), get_redis(), member_id, lock_owner=owner
             )
             log.info("Discovery for %s: %s", member_id, report)
         except Exception:
@@ -175,7 +170,7 @@ def start(member_id: str, user_id: int | None = None) -> bool:
     ``user_id=None`` runs with the installer's stored token. Returns whether it started.
     """
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-    r = app.extensions["redis"]
+    r = get_redis()
     lock = RedisLock(r, lock_key(member_id), app.config["DISCOVERY_LOCK_SECONDS"] * 1000)
     owner = lock.acquire()
     if owner is None:
@@ -191,7 +186,7 @@ def start(member_id: str, user_id: int | None = None) -> bool:
 
 
 def is_running(member_id: str) -> bool:
-    return bool(current_app.extensions["redis"].exists(lock_key(member_id)))
+    return bool(get_redis().exists(lock_key(member_id)))
 
 
 def refresh_if_stale(member_id: str, user_id: int | None = None) -> bool:
@@ -199,29 +194,10 @@ def refresh_if_stale(member_id: str, user_id: int | None = None) -> bool:
 
     ``user_id``: a portal admin's token to run with (it sees every flow); else the installer's.
     """
-    started = current_app.extensions["redis"].hget(meta_key(member_id), "started_at")
+    started = get_redis().hget(meta_key(member_id), "started_at")
     if started is not None and time.time() - int(started) < current_app.config["DISCOVERY_STALE_SECONDS"]:
         return False
     return start(member_id, user_id)
-
-
-def parse_flow_ref(ref: str, portal_domain: str) -> int:
-    """A flow id from ``"42"`` or from a link to the flow on the portal's own domain."""
-    ref = (ref or "").strip()
-    if ref.isdigit() and int(ref) > 0:
-        return int(ref)
-    parts = urlsplit(ref)
-    if parts.scheme not in ("http", "https") or parts.netloc.lower() != portal_domain.lower():
-        raise InvalidFlowRef(ref)
-    query = parse_qs(parts.query)
-    for name in _REF_ID_PARAMS:
-        value = (query.get(name) or [""])[0]
-        if value.isdigit() and int(value) > 0:
-            return int(value)
-    match = re.search(r"/flow/(?:[a-z]+/)*(\d+)/?$", parts.path)
-    if match:
-        return int(match.group(1))
-    raise InvalidFlowRef(ref)
 
 
 def add_by_ref(client: RestClient, r: redis.Redis, member_id: str, portal_domain: str, ref: str) -> dict:

@@ -35,10 +35,16 @@ class FrameContext:
     portal_origin: str = ""
 
 
+#: the only fields read from the query string; everything else, the tokens above all, comes
+#: from the body only: a query string ends up in access logs, proxies and browser history
+QUERY_FIELDS = frozenset({"DOMAIN", "PROTOCOL", "LANG", "APP_SID"})
+
+
 def _field(args: Mapping[str, str], form: Mapping[str, str], name: str) -> str:
     # The portal puts DOMAIN/PROTOCOL/LANG/APP_SID in the query and may repeat them in
     # the body; the body wins, as in Bitrix24's own request parsing.
-    return str(form.get(name) or args.get(name) or "").strip()
+    from_query = args.get(name) if name in QUERY_FIELDS else None
+    return str(form.get(name) or from_query or "").strip()
 
 
 def _placement_options(raw: str) -> dict[str, Any]:
@@ -73,7 +79,7 @@ def context_from(
 
 
 def accept_frame_post(
-    args: Mapping[str, str], form: Mapping[str, str], *, installing: bool = False
+    args: Mapping[str, str], form: Mapping[str, str], *, installing: bool = False, client_address: str = ""
 ) -> FrameContext:
     """Verify the frame POST, store the user's tokens, and describe the verified frame.
 
@@ -92,6 +98,7 @@ def accept_frame_post(
         domain=_field(args, form, "DOMAIN"),
         server_endpoint=_field(args, form, "SERVER_ENDPOINT"),
         installing=installing,
+        client_address=client_address,
     )
     keep_tokens(
         verified,

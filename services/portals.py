@@ -13,18 +13,29 @@ from __future__ import annotations
 
 import hmac
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import replace
 
+from flask import current_app
 from flask_babel import gettext
 
 from b24.client import RestClient
-from b24.errors import AuthServerUnavailable, B24Error, InvalidToken
+from b24.errors import (
+    AuthServerUnavailable,
+    B24Error,
+    ExpiredToken,
+    InvalidToken,
+    NotInstalled,
+    PortalDeleted,
+)
 from core.errors import AppError
+from core.jobs import run_later
+from core.redis_client import get_redis
 from oauth import store, verifier
-from oauth.store import STATUS_ACTIVE, STATUS_DELETED, STATUS_NEW, BadMemberId, Portal
+from oauth.store import STATUS_ACTIVE, STATUS_DELETED, STATUS_NEW, BadMemberId, Portal, portal_key
 from oauth.tokens import EventToken, keep_tokens, rest_client_for, user_tokens
-from oauth.verify import VerificationFailed
+from oauth.verify import TokenRefused, VerificationFailed
 from services import discovery
 from services.frame_auth import FrameContext
 
@@ -38,6 +49,12 @@ EVENTS = ("ONAPPINSTALL", "ONAPPUPDATE", "ONAPPUNINSTALL")
 PLACEMENTS: tuple[tuple[str, str], ...] = ()
 
 _ALREADY_BOUND = "ERROR_HANDLER_ALREADY_EXIST"
+
+INSTALLED, REMOVED, UNKNOWN = "installed", "removed", "unknown"
+#: stored tokens asked whether the app is still installed (each costs an app.info call)
+MAX_HOLDERS = 5
+#: the longest pause between two checks of a pending uninstall
+MAX_RECHECK_DELAY = 3600.0
 
 
 def install(ctx: FrameContext, *, events_url: str, placement_url: str) -> Portal:
@@ -178,26 +195,26 @@ def nested(form: Mapping[str, str], name: str) -> dict[str, str]:
     }
 
 
-def handle_event(form: Mapping[str, str]) -> str:
+def handle_event(form: Mapping[str, str], *, client_address: str = "") -> str:
     """Process one event POST; returns what was done. Raises ``VerificationFailed`` (403)."""
     event = str(form.get("event") or "").upper()
     auth = nested(form, "auth")
     if event == "ONAPPUNINSTALL":
-        uninstall(auth.get("member_id", ""), auth.get("application_token", ""))
-        return "uninstalled"
+        return uninstall(auth.get("member_id", ""), auth.get("application_token", ""))
     if event in ("ONAPPINSTALL", "ONAPPUPDATE"):
-        return app_installed(auth, update=event == "ONAPPUPDATE")
+        return app_installed(auth, update=event == "ONAPPUPDATE", client_address=client_address)
     # Only the events above are bound; anything else is not ours to act on.
     return "ignored"
 
 
-def app_installed(auth: Mapping[str, str], *, update: bool) -> str:
+def app_installed(auth: Mapping[str, str], *, update: bool, client_address: str = "") -> str:
     """``ONAPPINSTALL`` / ``ONAPPUPDATE``: prove the carried token, then trust what comes with it."""
     verified = verifier().verify(
         auth.get("access_token", ""),
         member_id=auth.get("member_id", ""),
         domain=auth.get("domain", ""),
         server_endpoint=auth.get("server_endpoint", ""),
+        client_address=client_address,
     )
     application_token = auth.get("application_token", "")
     if not application_token:
@@ -241,8 +258,15 @@ def app_installed(auth: Mapping[str, str], *, update: bool) -> str:
     return "updated" if update else "installed"
 
 
-def uninstall(member_id: str, application_token: str) -> int:
-    """``ONAPPUNINSTALL``: with the right ``application_token``, delete every key of the portal."""
+def uninstall(member_id: str, application_token: str) -> str:
+    """``ONAPPUNINSTALL``: with the right ``application_token``, delete the portal once Bitrix24 confirms.
+
+    Fail closed: every portal user sees ``APPLICATION_TOKEN``, so the event alone proves
+    nothing. The portal's data goes only on a definite answer that the app is gone
+    (``removed``); otherwise (still installed, an outage, no usable token) the uninstall
+    is kept pending and checked again in the background (``recheck_uninstall``).
+    Returns ``"uninstalled"`` or ``"pending"``; raises ``VerificationFailed`` (403).
+    """
     try:
         portal = store().get_portal(member_id)
     except BadMemberId:
@@ -253,23 +277,86 @@ def uninstall(member_id: str, application_token: str) -> int:
         or not same_secret(portal.application_token, application_token)
     ):
         raise VerificationFailed("application_token does not match")
-    if still_installed(portal):
-        raise VerificationFailed("the authorization server still confirms the app on this portal")
+    if installation_state(portal) == REMOVED:
+        _delete(member_id)
+        return "uninstalled"
+    pending = get_redis().hsetnx(uninstall_key(member_id), "since", f"{time.time():.3f}")
+    if pending:  # one chain of re-checks per portal, however many events arrive
+        _recheck_later(member_id, current_app.config["UNINSTALL_RECHECK_FIRST"])
+    log.info("Portal %s: uninstall not confirmed by Bitrix24 yet; checking again later", member_id)
+    return "pending"
+
+
+def recheck_uninstall(member_id: str, delay: float = 0.0) -> str:
+    """The background job: delete a pending uninstall's portal once Bitrix24 confirms it is gone.
+
+    Checks again at doubling intervals; after ``UNINSTALL_RECHECK_FOR`` seconds without a
+    definite answer the event counts as forged (or lost to an outage): the data stays.
+    """
+    r = get_redis()
+    since = r.hget(uninstall_key(member_id), "since")
+    portal = store().get_portal(member_id)
+    if since is None or portal is None:
+        return "not pending"
+    if installation_state(portal) == REMOVED:
+        _delete(member_id)
+        return "uninstalled"
+    config = current_app.config
+    if time.time() - float(since) >= config["UNINSTALL_RECHECK_FOR"]:
+        r.delete(uninstall_key(member_id))
+        log.warning("Portal %s: an uninstall event was never confirmed by Bitrix24; data kept", member_id)
+        return "kept"
+    _recheck_later(member_id, min(max(2 * delay, config["UNINSTALL_RECHECK_FIRST"]), MAX_RECHECK_DELAY))
+    return "pending"
+
+
+def _recheck_later(member_id: str, delay: float) -> None:
+    run_later(delay, recheck_uninstall, member_id, delay, job_id=f"uninstall-recheck-{member_id}")
+
+
+def _delete(member_id: str) -> None:
     deleted = store().delete_portal(member_id)
     log.info("Portal %s uninstalled: %d keys deleted", member_id, deleted)
-    return deleted
 
 
-def still_installed(portal: Portal) -> bool:
-    """Whether the authorization server still confirms the app on ``portal`` (a forged uninstall).
+def uninstall_key(member_id: str) -> str:
+    """A pending uninstall: ``since`` (epoch seconds). Under the portal's prefix: the delete takes it."""
+    return portal_key(member_id, "uninstall")
 
-    Bitrix24 revokes the app's tokens before it sends ``ONAPPUNINSTALL``, so any answer
-    but a confirmation (a refused token, no stored token, an outage) counts as removed.
+
+def installation_state(portal: Portal) -> str:
+    """What the authorization server says of the app on ``portal``, asked with the portal's own tokens.
+
+    ``installed`` as soon as one token is confirmed; ``removed`` only on a definite answer
+    (``app.info`` or the refresh grant says the app or the portal is gone, or
+    ``installed: false``); ``unknown`` for outages, dead tokens (a spent refresh token is
+    not proof) or no token at all.
     """
-    if not portal.installer_user_id:
-        return False
-    try:
-        token = user_tokens(portal.member_id, portal.installer_user_id).access_token()
-        return verifier().app_info(portal.server, token).installed
-    except (B24Error, VerificationFailed):
-        return False
+    removed = False
+    for user_id in _token_holders(portal):
+        tokens = user_tokens(portal.member_id, user_id)
+        try:
+            try:
+                confirmed = verifier().app_info(portal.server, tokens.access_token()).installed
+            except TokenRefused as refused:
+                if not isinstance(refused.error, ExpiredToken | InvalidToken):
+                    raise refused.error from None
+                # A token the server no longer takes: its refresh grant says why.
+                confirmed = verifier().app_info(portal.server, tokens.refresh(tokens.handed_out or "")).installed
+        except (NotInstalled, PortalDeleted):
+            removed = True
+            continue
+        except (B24Error, VerificationFailed) as exc:
+            log.info("Portal %s: token of user %s cannot tell (%s)", portal.member_id, user_id, exc)
+            continue
+        if confirmed:
+            return INSTALLED
+        removed = True
+    return REMOVED if removed else UNKNOWN
+
+
+def _token_holders(portal: Portal) -> list[int]:
+    """Users whose stored tokens can ask: the installer first, then others, at most ``MAX_HOLDERS``."""
+    others = sorted(set(store().user_ids(portal.member_id)) - {portal.installer_user_id})
+    holders = [portal.installer_user_id] if portal.installer_user_id else []
+    return (holders + others)[:MAX_HOLDERS]

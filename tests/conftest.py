@@ -12,6 +12,9 @@ import redis
 from app import create_app
 from core.redis_server import RedisServer
 
+#: the app's SECRET_KEY in tests (never a default of the app: it refuses to start without one)
+TEST_SECRET_KEY = "test-secret-key-" + "0123456789abcdef" * 2
+
 pytest_plugins = ["sandbox.testing", "tests.gunicorn_app", "tests.install.live", "tests.redis_topologies"]
 
 
@@ -41,6 +44,7 @@ def app_config(redis_db: redis.Redis, redis_server: RedisServer, tmp_path: Path)
     return {
         "APP_ENV": "testing",
         "TESTING": True,
+        "SECRET_KEY": TEST_SECRET_KEY,
         "REDIS_URL": redis_server.url,
         "INSTANCE_DIR": str(tmp_path / "instance"),
         "B24_CLIENT_ID": "local.test.app",

@@ -31,7 +31,7 @@ def test_request_id_is_echoed_and_generated(client):
 
 
 def test_json_lines_in_production_carry_the_request_id(app_config, capsys):
-    app = create_app({**app_config, "APP_ENV": "production", "SECRET_KEY": "s" * 48, "LOG_FORMAT": ""})
+    app = create_app({**app_config, "APP_ENV": "production", "PROXY_COUNT": 1, "LOG_FORMAT": ""})
 
     @app.get("/_log")
     def log_something():

@@ -54,11 +54,13 @@ def test_procfile_serves_on_the_embedded_redis_and_stops_it(tmp_path):
     assert not answers_ping(port), "the embedded Redis outlived gunicorn"
 
 
-def test_procfile_refuses_production_without_a_real_secret(tmp_path):
-    env = {**base_env(tmp_path), "APP_ENV": "production", "B24_CLIENT_ID": "a", "B24_CLIENT_SECRET": "b"}
+@pytest.mark.parametrize("app_env", ["production", "development"])
+def test_procfile_refuses_to_start_without_a_secret_key(tmp_path, app_env):
+    # No default key: one printed in the code would let anyone forge a frame session.
+    env = {**base_env(tmp_path), "APP_ENV": app_env, "B24_CLIENT_ID": "a", "B24_CLIENT_SECRET": "b"}
     result = subprocess.run(procfile_command(), cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
-    assert "Refusing to start with APP_ENV=production: SECRET_KEY" in result.stderr + result.stdout
+    assert "Refusing to start: SECRET_KEY is not set" in result.stderr + result.stdout
     assert not (tmp_path / "instance" / "redis").exists(), "started Redis despite refusing"
 
 

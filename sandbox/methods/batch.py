@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import replace
 from typing import Any
 
 from sandbox.errors import RestError
@@ -74,7 +75,7 @@ def _run(call: Call, command: Any, results: dict[Any, Any], started: float) -> t
     params = substitute(parse_str(query), results)
     for key in AUTH_KEYS:
         params.pop(key, None)
-    return execute(Call(call.world, call.user_id, call.scope, params), name, started)
+    return execute(replace(call, params=params), name, started)  # same user, scope and auth type
 
 
 @method("batch")

@@ -7,7 +7,7 @@ from typing import Any
 from sandbox.errors import RestError
 from sandbox.flow_texts import ACCESS_DENIED, INVALID_FIELD, NAME_TAKEN, NOT_FOUND, UNKNOWN, flow_text
 from sandbox.methods.registry import Call, method
-from sandbox.models import Flow, now_utc
+from sandbox.models import Flow
 
 DISTRIBUTION_TYPES = {"manually", "queue", "himself"}
 _FLAGS = (
@@ -153,7 +153,8 @@ def activate(call: Call) -> bool:
         if flow is None or not can_manage(call, flow):
             raise flow_error(call, ACCESS_DENIED)
         flow.active = not flow.active
-        flow.activity = now_utc()
+        flow.activity = call.world.clock.now()
+        call.world.record_flow_change(flow.id, call.user_id, flow.active)
         return True
 
 
@@ -198,7 +199,7 @@ def update(call: Call) -> dict[str, Any]:
             raise flow_error(call, NAME_TAKEN)
         for attr, value in fields.items():
             setattr(flow, attr, value)
-        flow.activity = now_utc()
+        flow.activity = call.world.clock.now()
         return flow.to_rest()
 
 

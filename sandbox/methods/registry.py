@@ -12,6 +12,7 @@ from sandbox.errors import RestError
 from sandbox.state import World
 
 GLOBAL_SCOPE = "_global"
+OAUTH, SESSION = "oauth", "session"  # how a call authenticated (CRestServer::getAuthType)
 # LoadLimiter::$ignoreMethod: the outer batch is not timed; its sub-calls are, one by one.
 NOT_TIMED = {"batch"}
 AUTH_KEYS = ("auth", "access_token")  # removed from the params before a method runs
@@ -28,6 +29,7 @@ class Call:
     user_id: int
     scope: set[str]
     params: dict[str, Any]
+    auth_type: str = OAUTH
 
     @property
     def is_admin(self) -> bool:
@@ -61,58 +63,74 @@ class Method:
     name: str
     scope: str
     handler: Callable[[Call], Any]
+    # Whether this portal has the method at all (None: always); absent methods answer 404.
+    enabled: Callable[[World], bool] | None = None
+
+    def available(self, world: World) -> bool:
+        return self.enabled is None or self.enabled(world)
 
 
 REGISTRY: dict[str, Method] = {}
 
 
-def method(name: str, scope: str = GLOBAL_SCOPE, *, case_sensitive: bool = False):
+def method(
+    name: str,
+    scope: str = GLOBAL_SCOPE,
+    *,
+    case_sensitive: bool = False,
+    enabled: Callable[[World], bool] | None = None,
+):
     """Register a method. Classic methods live under their lowercase name, D7 controllers as spelled."""
 
     def register(handler: Callable[[Call], Any]) -> Callable[[Call], Any]:
         key = name if case_sensitive else name.lower()
-        REGISTRY[key] = Method(name, scope, handler)
+        REGISTRY[key] = Method(name, scope, handler, enabled)
         return handler
 
     return register
 
 
+def find(world: World, name: str) -> Method | None:
+    """The method registered under exactly ``name`` on this portal (``method.get`` looks up this way)."""
+    found = REGISTRY.get(name)
+    if found is None and world.settings.lowercase_flow_methods == "resolve":
+        found = next((m for key, m in REGISTRY.items() if key.lower() == name.lower()), None)
+    return found if found is not None and found.available(world) else None
+
+
 def resolve(world: World, name: str) -> Method:
     """Try ``name.lower()`` then ``name`` (the rest.server component); 404 when neither exists."""
     for candidate in (name.lower(), name):
-        if candidate in REGISTRY:
-            return REGISTRY[candidate]
-    if world.settings.lowercase_flow_methods == "resolve":
-        for key, found in REGISTRY.items():
-            if key.lower() == name.lower():
-                return found
+        found = find(world, candidate)
+        if found is not None:
+            return found
     raise RestError("ERROR_METHOD_NOT_FOUND")
 
 
-def in_scope(found: Method, scope: set[str]) -> bool:
-    return found.scope == GLOBAL_SCOPE or bool(scope & SCOPE_ALIASES.get(found.scope, {found.scope}))
-
-
-def check_scope(found: Method, scope: set[str]) -> None:
-    if not in_scope(found, scope):
-        raise RestError("insufficient_scope")
+def in_scope(found: Method, call: Call) -> bool:
+    """Session auth (the portal's own pages) is not limited to an app's scope."""
+    if found.scope == GLOBAL_SCOPE or call.auth_type == SESSION:
+        return True
+    return bool(call.scope & SCOPE_ALIASES.get(found.scope, {found.scope}))
 
 
 def execute(call: Call, name: str, started: float) -> tuple[Result, dict[str, Any]]:
     """Run ``name`` for ``call`` (an HTTP request or a batch item begun at ``started``).
 
     Returns the result and its ``time`` block. Like ``CRestServer::processCall``, a method whose
-    accumulated operating time is over the limit is refused before it runs.
+    accumulated operating time is over the limit is refused before it runs; the LoadLimiter
+    times OAuth calls only (``$limitedEntityTypes``), never the outer batch.
     """
     world = call.world
     found = resolve(world, name)
-    check_scope(found, call.scope)
+    if not in_scope(found, call):
+        raise RestError("insufficient_scope")
     fault = world.take_fault({found.name}, per_call=True)
     if fault is not None:
         raise fault
     with world.lock:
-        app = world.require_registration().client_id
-        timed = found.name not in NOT_TIMED
+        app = world.app.client_id if world.app is not None else ""
+        timed = call.auth_type == OAUTH and found.name not in NOT_TIMED
         if timed and world.operating.blocked(app, found.name):
             raise RestError("OPERATION_TIME_LIMIT")
         clock = world.operating.now()

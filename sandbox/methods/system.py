@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from sandbox.errors import RestError, argument_error
-from sandbox.methods.registry import REGISTRY, Call, Method, in_scope, method
+from sandbox.methods.registry import Call, find, in_scope, method
 from sandbox.state import INSTALLED
 
-PORTAL_SCOPES = ["basic", "department", "placement", "task", "user", "user_basic", "user_brief"]
+PORTAL_SCOPES = ["basic", "department", "im", "placement", "task", "user", "user_basic", "user_brief"]
 
 
 @method("app.info")
@@ -40,23 +40,11 @@ def scope(call: Call) -> list[str]:
     return sorted(call.scope)
 
 
-def lookup(name: str) -> Method | None:
-    """``CRestProvider::getMethod``: a classic method by its lowercase key exactly as given (the docs
-    ask for lowercase); a D7 controller through the controller resolver, whose PHP class lookup
-    ignores case, so ``tasks.flow.flow.get`` is found too."""
-
-    def matches(key: str) -> bool:
-        controller = key != key.lower()
-        return key.lower() == name.lower() if controller else key == name
-
-    return next((found for key, found in REGISTRY.items() if matches(key)), None)
-
-
 @method("method.get")
 def method_get(call: Call) -> dict[str, bool]:
-    """``isAvailable`` when the calling token's scope covers the method."""
-    found = lookup(str(call.param("name", default="")))
-    return {"isExisting": found is not None, "isAvailable": found is not None and in_scope(found, call.scope)}
+    """The name as given (classic names in lowercase, controllers as spelled); available = in the token's scope."""
+    found = find(call.world, str(call.param("name", default="")))
+    return {"isExisting": found is not None, "isAvailable": found is not None and in_scope(found, call)}
 
 
 def require_admin(call: Call) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sandbox.methods.registry import Call, Result, method, paginate
 from sandbox.php import intval
@@ -33,18 +35,32 @@ def get(call: Call) -> Result:
 
 @method("profile")
 def profile(call: Call) -> dict[str, Any]:
-    user = call.world.user(call.user_id)
+    world = call.world
+    user = world.user(call.user_id)
     if not user.active:
         return []  # type: ignore[return-value]  # PHP empty array
-    return {
+    answer: dict[str, Any] = {
         "ID": str(user.id),
         "ADMIN": user.admin,
         "NAME": user.name,
         "LAST_NAME": user.last_name,
         "PERSONAL_GENDER": "",
-        "TIME_ZONE": "",
-        "TIME_ZONE_OFFSET": 0,
+        "TIME_ZONE": user.time_zone,
     }
+    if world.settings.profile_time_zone_offset:
+        answer["TIME_ZONE_OFFSET"] = utc_offset(user.time_zone, world.clock.now())
+    return answer
+
+
+def utc_offset(zone: str, moment: datetime) -> int:
+    """``CTimeZone::GetOffset($user) + date('Z')``: the user's offset from UTC in seconds, now.
+
+    A user without a zone follows the portal's, and the sandbox portal runs on UTC.
+    """
+    if not zone:
+        return 0
+    offset = moment.astimezone(ZoneInfo(zone)).utcoffset()
+    return int(offset.total_seconds()) if offset else 0
 
 
 @method("user.admin")

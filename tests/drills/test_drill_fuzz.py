@@ -27,7 +27,7 @@ from sandbox import data
 from sandbox.server import SandboxServer
 from services import frame_session
 from tests.flows.conftest import open_page
-from tests.install.live import record_active_portal, redis_dump
+from tests.install.live import app_state, record_active_portal
 
 pytestmark = pytest.mark.drill
 
@@ -247,7 +247,9 @@ def send(app: Flask, request: dict[str, Any], portal_url: str) -> Any:
     client = app.test_client()
     query, body = request["query_string"], request["data"]
     if STATE in query or (body and STATE.encode() in body):
-        started = client.post("/connect", data={"portal": portal_url})
+        form = client.get("/connect").get_data(as_text=True)
+        token = re.search(r'name="csrf" value="([^"]+)"', form).group(1)
+        started = client.post("/connect", data={"portal": portal_url, "csrf": token})
         state = parse_qs(urlsplit(started.headers["Location"]).query)["state"][0]
         query, body = query.replace(STATE, state), body and body.replace(STATE.encode(), state.encode())
     return client.open(
@@ -269,7 +271,7 @@ def snapshot(r: redis.Redis, member_id: str) -> dict[str, Any]:
     (``flow:<id>``, ``visible:<user>``); everything else must stay as it was.
     """
     caches = re.compile(re.escape(portal_key(member_id, "")) + r"(bucket|flow:\d+|visible:\d+)$")
-    return {key: value for key, value in redis_dump(r).items() if not caches.match(key)}
+    return {key: value for key, value in app_state(r).items() if not caches.match(key)}
 
 
 def fuzz(app: Flask, sandbox: SandboxServer, r: redis.Redis, strategy: st.SearchStrategy) -> None:

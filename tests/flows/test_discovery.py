@@ -12,6 +12,7 @@ from oauth.tokens import rest_client_for
 from sandbox import data
 from sandbox.server import SandboxServer
 from services import discovery, flows
+from services.flow_refs import InvalidFlowRef, parse_flow_ref
 from tests.flows.conftest import open_page, wait_for_discovery
 from tests.install.live import record_active_portal
 
@@ -166,10 +167,15 @@ def test_a_flow_the_user_cannot_see_is_not_added(
         ),
         ("https://ACME.bitrix24.com/company/personal/user/1/tasks/flow/?ID=7", 7),
         ("https://acme.bitrix24.com/company/personal/user/1/tasks/flow/edit/15/", 15),
+        ("#7", 7),
+        (" 7 ", 7),
+        ("acme.bitrix24.com/company/personal/user/1/tasks/flow/?ID_from=9", 9),
+        ("https://acme.bitrix24.com:443/company/personal/user/1/tasks/flow/8", 8),
+        ("https://acme.bitrix24.com/tasks/flow/view/12/?foo=bar", 12),
     ],
 )
 def test_flow_references(ref: str, flow_id: int) -> None:
-    assert discovery.parse_flow_ref(ref, "acme.bitrix24.com") == flow_id
+    assert parse_flow_ref(ref, "acme.bitrix24.com") == flow_id
 
 
 @pytest.mark.parametrize(
@@ -180,8 +186,28 @@ def test_flow_references(ref: str, flow_id: int) -> None:
         "https://user@evil.example/?ID=1",
         "https://acme.bitrix24.com/company/personal/user/1/tasks/",
         "ftp://acme.bitrix24.com/tasks/flow/?ID=1",
+        # digits Python calls digits but Bitrix24 ids are not made of
+        "²",
+        "https://acme.bitrix24.com/tasks/flow/?ID=²",
+        "https://acme.bitrix24.com/tasks/flow/²/",
+        "٤٢",
+        "9" * 4301,
+        "12345678901",
+        "#",
+        "https://acme.bitrix24.com/tasks/flow/Edit/15/",
     ],
 )
 def test_foreign_or_flowless_references_are_refused(ref: str) -> None:
-    with pytest.raises(discovery.InvalidFlowRef):
-        discovery.parse_flow_ref(ref, "acme.bitrix24.com")
+    with pytest.raises(InvalidFlowRef):
+        parse_flow_ref(ref, "acme.bitrix24.com")
+
+
+def test_a_huge_reference_is_refused_before_it_is_parsed() -> None:
+    # The old regex took 4 s on 80 KB of "/flow/a/a/a…" (quadratic backtracking); the
+    # parser must refuse it by length, and a path just under the bound is linear.
+    with pytest.raises(InvalidFlowRef, match="too long"):
+        parse_flow_ref("https://acme.bitrix24.com/flow/" + "a/" * 40_000 + "x", "acme.bitrix24.com")
+    near_bound = "https://acme.bitrix24.com/flow/" + "a/" * 1000 + "x"
+    with pytest.raises(InvalidFlowRef, match="no flow"):
+        parse_flow_ref(near_bound, "acme.bitrix24.com")
+    assert parse_flow_ref("https://acme.bitrix24.com/flow/" + "a/" * 1000 + "5", "acme.bitrix24.com") == 5

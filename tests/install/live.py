@@ -8,6 +8,7 @@ installer as the admin and ``installFinish``, the way the portal would.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -128,20 +129,41 @@ def spend_refresh_token(sandbox: Any, refresh_token: str) -> None:
     ).raise_for_status()
 
 
-def redis_dump(r: redis.Redis) -> dict[str, Any]:
-    """Every key and value (strings, hashes, sets), for before/after comparisons."""
+def redis_dump(r: redis.Redis, match: str = "*") -> dict[str, Any]:
+    """Every key and value (strings, hashes, sets, sorted sets, lists), for before/after comparisons.
+
+    Read as bytes: background jobs (RQ) keep pickled values beside the app's text.
+    """
+    kwargs = r.connection_pool.connection_kwargs
+    raw = redis.Redis(host=kwargs["host"], port=kwargs["port"], db=kwargs.get("db", 0))
     dump: dict[str, Any] = {}
-    for key in r.scan_iter("*"):
-        kind = r.type(key)
+    for key in raw.scan_iter(match):
+        kind = raw.type(key).decode()
         if kind == "string":
-            dump[key] = r.get(key)
+            value: Any = raw.get(key)
         elif kind == "hash":
-            dump[key] = r.hgetall(key)
+            value = raw.hgetall(key)
         elif kind == "set":
-            dump[key] = sorted(r.smembers(key))
+            value = sorted(raw.smembers(key))
+        elif kind == "zset":
+            value = raw.zrange(key, 0, -1, withscores=True)
+        elif kind == "list":
+            value = raw.lrange(key, 0, -1)
         else:
-            dump[key] = kind
+            value = kind
+        dump[key.decode()] = value
+    raw.close()
     return dump
+
+
+#: what a refused request may still write: caches of the authorization server's answers and the
+#: per-address counters of failed verifications (they bound how often anyone makes the app ask it)
+GUARD_KEYS = re.compile(r":(verified|refused):|^fs:refusals:")
+
+
+def app_state(r: redis.Redis) -> dict[str, Any]:
+    """``redis_dump`` without the guard keys a refused request legitimately writes."""
+    return {key: value for key, value in redis_dump(r).items() if not GUARD_KEYS.search(key)}
 
 
 @dataclass

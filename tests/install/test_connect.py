@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import replace
 from typing import Any
@@ -16,11 +17,22 @@ from oauth.store import TokenStore, portal_key
 from oauth.tokens import user_tokens
 from sandbox import data
 from services import portals
-from tests.install.live import Attacker, LiveApp, redis_dump, spend_refresh_token
+from tests.install.live import Attacker, LiveApp, app_state, spend_refresh_token
+
+
+def form_token(http: requests.Session, live_app: LiveApp) -> str:
+    """The connect form's token against cross-site POSTs (the form page sets it in the session)."""
+    page = http.get(f"{live_app.url}/connect", timeout=10).text
+    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
 
 
 def _start(http: requests.Session, live_app: LiveApp, portal: str) -> str:
-    answer = http.post(f"{live_app.url}/connect", data={"portal": portal}, allow_redirects=False, timeout=10)
+    answer = http.post(
+        f"{live_app.url}/connect",
+        data={"portal": portal, "csrf": form_token(http, live_app)},
+        allow_redirects=False,
+        timeout=10,
+    )
     assert answer.status_code == 302
     return answer.headers["Location"]
 
@@ -71,25 +83,57 @@ def test_callback_naming_a_foreign_server_or_portal_sends_nothing_there(
     parts = urlsplit(back)
     query = dict(parse_qsl(parts.query))
     query[field] = urlsplit(attacker.url).netloc
-    before = redis_dump(redis_db)
+    before = app_state(redis_db)
 
     answer = http.get(f"{parts.scheme}://{parts.netloc}{parts.path}?{urlencode(query)}", timeout=10)
 
     assert answer.status_code == 403
     assert attacker.requests == []
     assert installed_portal.code_grants == 0
-    assert redis_dump(redis_db) == before
+    assert app_state(redis_db) == before
 
 
 @pytest.mark.parametrize(
     "address", ["javascript:alert(1)", "ftp://portal.example", "a b.example", "x@portal.example:1"]
 )
 def test_connect_form_refuses_an_address_that_is_not_a_portal(live_app: LiveApp, address: str):
-    answer = requests.post(
-        f"{live_app.url}/connect", data={"portal": address}, allow_redirects=False, timeout=10
+    http = requests.Session()
+    answer = http.post(
+        f"{live_app.url}/connect",
+        data={"portal": address, "csrf": form_token(http, live_app)},
+        allow_redirects=False,
+        timeout=10,
     )
     assert answer.status_code == 400
     assert "Location" not in answer.headers
+    assert "address" in answer.text
+
+
+def test_a_cross_site_post_to_connect_is_refused(installed_portal: Any, live_app: LiveApp):
+    # Another site's form, posted by a visitor's browser: no form token (the cookie is SameSite=Lax).
+    answer = requests.post(
+        f"{live_app.url}/connect",
+        data={"portal": installed_portal.portal_url},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert answer.status_code == 400 and "Location" not in answer.headers
+    http = requests.Session()
+    stolen = form_token(requests.Session(), live_app)  # a token of another browser's session
+    answer = http.post(
+        f"{live_app.url}/connect",
+        data={"portal": installed_portal.portal_url, "csrf": stolen},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert answer.status_code == 400
+
+
+def test_the_connect_page_cannot_be_framed_and_its_cookie_stays_first_party(live_app: LiveApp):
+    answer = requests.get(f"{live_app.url}/connect", timeout=10)
+    assert answer.headers["Content-Security-Policy"] == "frame-ancestors 'none'"
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
+    assert "SameSite=Lax" in answer.headers["Set-Cookie"] and "HttpOnly" in answer.headers["Set-Cookie"]
 
 
 @pytest.mark.parametrize(

@@ -15,8 +15,9 @@ import pytest
 import redis
 import requests
 
+from oauth.verify import REFUSALS_PER_ADDRESS
 from sandbox import data
-from tests.install.live import Attacker, LiveApp, redis_dump
+from tests.install.live import Attacker, LiveApp, app_state
 
 Forge = Callable[[dict[str, str], dict[str, str], Attacker], None]
 
@@ -57,13 +58,13 @@ def test_forged_frame_post_is_refused(
     url, form = installed_portal.frame_post(data.MEMBER)
     query = dict(parse_qsl(urlsplit(url).query))
     forge(query, form, attacker)
-    before = redis_dump(redis_db)
+    before = app_state(redis_db)
 
     answer = requests.post(f"{live_app.url}{path}?{urlencode(query)}", data=form, timeout=10)
 
     assert answer.status_code == 403
     assert form["AUTH_ID"] not in answer.text
-    assert redis_dump(redis_db) == before
+    assert app_state(redis_db) == before
     assert attacker.requests == []
 
 
@@ -82,14 +83,14 @@ def _event(sandbox: Any, event: str, **auth: str) -> list[tuple[str, str]]:
 def test_uninstall_with_a_wrong_application_token_changes_nothing(
     installed_portal: Any, live_app: LiveApp, redis_db: redis.Redis
 ):
-    before = redis_dump(redis_db)
+    before = app_state(redis_db)
     right = installed_portal.application_token
     for wrong in ("", "0" * 32, right[:-1], right + "0", right.upper()):
         pairs = _event(installed_portal, "ONAPPUNINSTALL", application_token=wrong)
         answer = requests.post(f"{live_app.url}/events", data=pairs, timeout=10)
         assert answer.status_code == 403, wrong
         assert answer.headers["Content-Type"].startswith("application/json")
-    assert redis_dump(redis_db) == before
+    assert app_state(redis_db) == before
 
 
 def test_install_event_whose_token_app_info_does_not_confirm_changes_nothing(
@@ -118,11 +119,11 @@ def test_install_event_whose_token_app_info_does_not_confirm_changes_nothing(
             client_endpoint=f"{attacker.url}/rest/",
         ),
     ]
-    before = redis_dump(redis_db)
+    before = app_state(redis_db)
     for pairs in forged:
         answer = requests.post(f"{live_app.url}/events", data=pairs, timeout=10)
         assert answer.status_code == 403, pairs
-    assert redis_dump(redis_db) == before
+    assert app_state(redis_db) == before
     assert attacker.requests == []
 
 
@@ -131,12 +132,7 @@ def test_install_events_from_a_user_who_is_not_an_admin_change_nothing(
 ):
     # A team member's token is real and app.info confirms it: only the admin check stops it.
     member = installed_portal.issue_tokens(data.MEMBER)
-
-    def dump() -> dict[str, Any]:
-        # The token is real, so its app.info answer may be cached; nothing else may change.
-        return {key: value for key, value in redis_dump(redis_db).items() if ":verified:" not in key}
-
-    before = dump()
+    before = app_state(redis_db)
     for event in ("ONAPPINSTALL", "ONAPPUPDATE"):
         pairs = _event(
             installed_portal,
@@ -147,18 +143,23 @@ def test_install_events_from_a_user_who_is_not_an_admin_change_nothing(
         )
         answer = requests.post(f"{live_app.url}/events", data=pairs, timeout=10)
         assert answer.status_code == 403, event
-    assert dump() == before
+    assert app_state(redis_db) == before
 
 
-def test_uninstall_with_the_right_token_is_refused_while_the_app_is_installed(
-    installed_portal: Any, live_app: LiveApp, redis_db: redis.Redis
+def test_forged_frame_posts_cannot_make_the_app_call_the_authorization_server_at_will(
+    installed_portal: Any, live_app: LiveApp
 ):
-    # Every portal user sees APPLICATION_TOKEN in the frame POST; the authorization
-    # server, which still confirms the app, decides.
-    before = redis_dump(redis_db)
-    pairs = _event(installed_portal, "ONAPPUNINSTALL")
-    answer = requests.post(f"{live_app.url}/events", data=pairs, timeout=10)
-    assert answer.status_code == 403
-    assert redis_dump(redis_db) == before
-    assert [d.status for d in installed_portal.uninstall()] == [200]
-    assert not [key for key in redis_db.scan_iter(f"fs:{{{installed_portal.member_id}}}:*")]
+    # Before: 50 forged POSTs made 50 app.info calls in 0.2 s, and refusals were not remembered.
+    url, form = installed_portal.frame_post(data.MEMBER)
+    installed_portal.reset_counters()
+    same = {**form, "AUTH_ID": "1" * 70}
+    for _ in range(5):  # one token, refused once: the refusal is remembered
+        assert requests.post(url, data=same, timeout=10).status_code == 403
+    assert installed_portal.app_info_checks == 1
+    answers = [
+        requests.post(url, data={**form, "AUTH_ID": f"{n:070d}"}, timeout=10).status_code for n in range(50)
+    ]
+    # One address gets REFUSALS_PER_ADDRESS failed verifications a minute, then 429 without a call.
+    assert installed_portal.app_info_checks <= REFUSALS_PER_ADDRESS
+    assert answers.count(429) >= 50 - REFUSALS_PER_ADDRESS
+    assert set(answers) == {403, 429}

@@ -21,8 +21,10 @@ def topology_url(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def app_config(app_config: dict, topology_url: str) -> dict:
-    return {**app_config, "REDIS_URL": topology_url}
+def app_config(app_config: dict, topology_url: str, redis_url: str) -> dict:
+    # RQ cannot run on a Cluster: its jobs get a plain Redis of their own (JOBS_REDIS_URL).
+    jobs = {"JOBS_REDIS_URL": redis_url} if topology_url.startswith("redis+cluster") else {}
+    return {**app_config, "REDIS_URL": topology_url, **jobs}
 
 
 def test_install_switch_and_uninstall_on_the_topology(

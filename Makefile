@@ -21,12 +21,13 @@ $(VENV)/.test: requirements.txt requirements-test.txt | $(BIN)/python
 run: $(VENV)/.runtime
 	$(BIN)/python -m sandbox.launch
 
-## system-deps: Redis, Chromium and wrk (the benchmarks' load generator) from the
-## system package manager, when absent; never a browser download
+## system-deps: Redis, Chromium, certutil (libnss3-tools: Chromium's trust in the sandbox's
+## test CA) and wrk (the benchmarks' load generator) from the system package manager, when
+## absent; never a browser download
 system-deps:
-	@if ! command -v redis-server >/dev/null || ! [ -x /usr/bin/chromium ] || ! command -v wrk >/dev/null; then \
+	@if ! command -v redis-server >/dev/null || ! [ -x /usr/bin/chromium ] || ! command -v certutil >/dev/null || ! command -v wrk >/dev/null; then \
 	  $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server chromium wrk; \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server chromium libnss3-tools wrk; \
 	fi
 
 ## test: everything the tests need, then lint and the whole suite

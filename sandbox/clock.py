@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 
 class SandboxClock:
-    """Token lifetimes, flow activity and notification times all read this clock.
+    """Token lifetimes, flow activity, notification times and the operating-time window read this clock.
 
     Only ``advance`` moves it away from the wall clock; the rate-limit bucket and
     request timings stay on real time, because they measure what the machine did.

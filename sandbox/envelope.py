@@ -11,17 +11,23 @@ def _date(moment: float) -> str:
     return datetime.fromtimestamp(moment).astimezone().isoformat(timespec="seconds")
 
 
-def time_block(started: float, processing: float) -> dict[str, Any]:
+def time_block(
+    started: float, processing: float, operating: float = 0, reset_at: int | None = None
+) -> dict[str, Any]:
+    """CRestServer::appendDebugInfo; ``operating_reset_at`` and ``operating`` come from the LoadLimiter."""
     finished = time.time()
-    return {
+    block: dict[str, Any] = {
         "start": started,
         "finish": finished,
         "duration": finished - started,
         "processing": processing,
         "date_start": _date(started),
         "date_finish": _date(finished),
-        "operating": 0,
     }
+    if reset_at is not None:
+        block["operating_reset_at"] = reset_at
+    block["operating"] = operating
+    return block
 
 
 def envelope(

@@ -66,7 +66,7 @@ def open_frame(
         app_sid = secrets.token_hex(16)
         options = dict(placement_options or {})
         world.frames[app_sid] = FrameSession(user_id, lang, placement, options)
-        query = {"DOMAIN": world.domain, "PROTOCOL": "0", "LANG": lang, "APP_SID": app_sid}
+        query = {"DOMAIN": world.domain, "PROTOCOL": str(world.protocol), "LANG": lang, "APP_SID": app_sid}
         form = {
             "AUTH_ID": tokens["access_token"],
             "AUTH_EXPIRES": str(tokens["expires_in"]),
@@ -85,7 +85,7 @@ def open_frame(
             "REFRESH_ID": tokens["refresh_token"],
             "AUTH_EXPIRES": str(tokens["expires_in"]),
             "DOMAIN": world.domain,
-            "PROTOCOL": 0,
+            "PROTOCOL": world.protocol,
             "PATH": APP_PATH,
             "LANG": lang,
             "MEMBER_ID": world.member_id,

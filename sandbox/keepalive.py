@@ -6,6 +6,10 @@ portals keep connections alive, and the app's connection reuse is measured again
 server, so the handler replaces ``run_wsgi``: the response is buffered and sent with a
 ``Content-Length``, the request body is read to its end, and the connection stays open unless
 the client asked to close it.
+
+A kept-alive connection that stays idle until ``timeout`` is closed quietly: that is the
+normal end of keep-alive (the client's pool still holds the socket), not an error, so it
+must not print werkzeug's "Request timed out" line. A request cut off half-way still does.
 """
 
 from __future__ import annotations
@@ -22,13 +26,24 @@ HOP_BY_HOP = {"connection", "content-length", "transfer-encoding", "keep-alive"}
 
 class KeepAliveHandler(WSGIRequestHandler):
     protocol_version = "HTTP/1.1"
-    timeout = 60  # an idle kept-alive connection is closed after this many seconds
+    timeout: float | None = 60  # an idle kept-alive connection is closed after this many seconds
 
     def setup(self) -> None:
         super().setup()
         # Headers and body go out as two writes; without this, Nagle plus the client's delayed
         # ACK holds the body back about 40 ms on a kept-alive connection.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def handle_one_request(self) -> None:
+        try:
+            # Wait for the first byte of the next request; what is already buffered returns at once.
+            arrived = self.rfile.peek(1)
+        except TimeoutError:
+            arrived = b""
+        if not arrived:  # idle until the timeout, or closed by the client
+            self.close_connection = True
+            return
+        super().handle_one_request()
 
     def run_wsgi(self) -> None:
         environ = self.environ = self.make_environ()

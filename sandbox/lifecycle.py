@@ -1,8 +1,8 @@
 """Install, install-finish, update and uninstall, with the app events each one sends (§2.3-§2.5).
 
 Events go out as form-encoded POSTs (``event``, ``event_handler_id``, ``data[...]``, ``ts``,
-``auth[...]``), after the state change and outside the world lock, one POST per handler.
-Each delivery is recorded for tests; there are no retries, like Bitrix24.
+``auth[...]``), after the state change and outside the world lock, one POST per handler,
+through the world's ``Dispatcher`` (at once, or queued). There are no retries, like Bitrix24.
 """
 
 from __future__ import annotations
@@ -10,8 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import requests
-
+from sandbox.delivery import Outgoing
 from sandbox.models import Delivery
 from sandbox.php import build_pairs
 from sandbox.state import ABSENT, INSTALLED, PENDING, World
@@ -56,13 +55,12 @@ def _targets(world: World, event: str, user_id: int | None) -> list[Target]:
     ]
 
 
-def _payloads(
-    world: World, event: str, data: dict[str, Any], targets: list[Target]
-) -> list[tuple[str, list]]:
+def _payloads(world: World, event: str, data: dict[str, Any], targets: list[Target]) -> list[Outgoing]:
     stamp = str(int(time.time()))
     return [
-        (
+        Outgoing(
             url,
+            event,
             build_pairs(
                 {
                     "event": event,
@@ -75,20 +73,6 @@ def _payloads(
         )
         for url, handler_id, user in targets
     ]
-
-
-def _post(world: World, event: str, outgoing: list[tuple[str, list]]) -> list[Delivery]:
-    done = []
-    for url, pairs in outgoing:
-        try:
-            answer = requests.post(url, data=pairs, timeout=world.settings.event_timeout)
-            delivery = Delivery(url, event, pairs, answer.status_code)
-        except requests.RequestException as exc:
-            delivery = Delivery(url, event, pairs, None, type(exc).__name__)
-        with world.lock:
-            world.deliveries.append(delivery)
-        done.append(delivery)
-    return done
 
 
 def install(world: World) -> None:
@@ -116,11 +100,18 @@ def finish_install(world: World, user_id: int) -> list[Delivery]:
             "LANGUAGE_ID": world.settings.language,
         }
         outgoing = _payloads(world, "ONAPPINSTALL", data, targets)
-    return _post(world, "ONAPPINSTALL", outgoing)
+    return world.dispatcher.send(outgoing)
 
 
 def update_app(world: World, user_id: int) -> list[Delivery]:
-    """A new version: ``application_token`` changes, ONAPPUPDATE carries the new one."""
+    """A new version: ``application_token`` changes, ONAPPUPDATE carries the new one.
+
+    With ``update_reinstalls``, as Bitrix24 does: ONAPPUPDATE goes to the handlers bound so far
+    (``CRestUtil::UpdateApp`` fires the event, then cleans up), then the app's event handlers are
+    removed ("When deleting and updating the application, its actions will be removed",
+    event.bind) and an app with an installer is not installed again until the installer of the
+    new version calls installFinish (``Marketplace/Application::install``: INSTALLED = N).
+    """
     with world.lock:
         app = world.require_app()
         previous = app.version
@@ -129,23 +120,42 @@ def update_app(world: World, user_id: int) -> list[Delivery]:
         data = {"VERSION": app.version, "PREVIOUS_VERSION": previous, "LANGUAGE_ID": world.settings.language}
         targets = _targets(world, "ONAPPUPDATE", user_id) if world.install_state == INSTALLED else []
         outgoing = _payloads(world, "ONAPPUPDATE", data, targets)
-    return _post(world, "ONAPPUPDATE", outgoing)
+        if world.settings.update_reinstalls:
+            world.event_bindings.clear()
+            if app.installer_url:
+                world.install_state = PENDING
+    return world.dispatcher.send(outgoing)
+
+
+def _revoke(world: World, clean: bool) -> None:
+    """The authorization server forgets the installation (``unInstallApplication``)."""
+    with world.lock:
+        world.install_state = ABSENT
+        world.tokens.revoke_all()
+        world.frames.clear()
+        if clean:
+            world.app_options.clear()
+            world.user_options.clear()
 
 
 def uninstall(world: World, clean: bool = True) -> list[Delivery]:
-    """ONAPPUNINSTALL (no tokens), then handlers, widgets and tokens go; options only with ``clean``."""
+    """``AppTable::uninstall``: ``cleanApp`` (queues ONAPPUNINSTALL without tokens, drops handlers
+    and widgets), then the authorization server revokes the app; options go only with ``clean``.
+
+    Events leave after that hit, so by default the tokens are dead before ONAPPUNINSTALL
+    arrives; ``uninstall_event_before_revocation`` delivers it first and revokes afterwards.
+    """
     with world.lock:
         if world.install_state == ABSENT:
             return []
         targets = _targets(world, "ONAPPUNINSTALL", None) if world.install_state == INSTALLED else []
         data = {"LANGUAGE_ID": world.settings.language, "CLEAN": int(clean)}
         outgoing = _payloads(world, "ONAPPUNINSTALL", data, targets)
-        world.install_state = ABSENT
-        world.tokens.revoke_all()
         world.event_bindings.clear()
         world.placements.clear()
-        world.frames.clear()
-        if clean:
-            world.app_options.clear()
-            world.user_options.clear()
-    return _post(world, "ONAPPUNINSTALL", outgoing)
+        revoke_later = world.settings.uninstall_event_before_revocation
+        if not revoke_later:
+            _revoke(world, clean)
+    if revoke_later:
+        return world.dispatcher.send(outgoing, after=lambda: _revoke(world, clean))
+    return world.dispatcher.send(outgoing)

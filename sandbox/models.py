@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 Pair = list[str]  # ["user", "3"], ["department", "17:F"], ["meta-user", "all-users"]
+MARKET_CODE = "sandbox.flowswitch"  # the vendor code the sandbox gives a market (non-local) app
 
 
 def iso(moment: datetime) -> str:
@@ -145,6 +146,13 @@ class AppRegistration:
     scope: str = "task,user,placement"
     version: int = 1
     name: str = "Flow Switch"  # APP_NAME: system notifications start with it
+    # app.info's CODE: a local app's code is its client id (AppTable::onAfterAdd); a market
+    # app has a vendor code of its own ("vendor.app") beside its client id ("app.5xx...").
+    code: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.code:
+            self.code = self.client_id if self.client_id.startswith("local.") else MARKET_CODE
 
     @property
     def status(self) -> str:
@@ -220,6 +228,7 @@ class Delivery:
     payload: list[tuple[str, str]]
     status: int | None
     error: str | None = None
+    dropped: bool = False  # lost on the way, never sent (Bitrix24 does not retry)
 
     @property
     def form(self) -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,11 +12,15 @@ from flask import Flask, Response, request
 
 from sandbox.envelope import envelope, time_block
 from sandbox.errors import RestError
+from sandbox.models import AccessToken, AppRegistration
 from sandbox.rest import error_response, json_response, pop_token, request_params, world
+from sandbox.settings import CONFIRMED
 from sandbox.state import ABSENT, INSTALLED, World
 
 OUTAGE_PAGE = "<html><head><title>500 Internal Server Error</title></head><body><h1>500</h1></body></html>"
 GRANT_SECRETS = {"authorization_code": "code", "refresh_token": "refresh_token"}
+# Opaque tokens: 70 hex characters today, 32 in older docs.
+TOKEN_SHAPE = re.compile(r"[0-9a-f]{32,70}")
 
 
 def oauth_error(code: str, description: str, status: int) -> RestError:
@@ -73,6 +78,50 @@ def token_endpoint() -> Response:
         return error_response(error)
 
 
+def refusal(token: str, error: RestError) -> RestError:
+    """The auth server's words for a token it will not confirm (fact sheet §12): the app was
+    removed (``NOT_INSTALLED``), an unknown token shaped like a real one (``invalid_client``), or
+    any other unknown string (``invalid_token``); an expired one stays ``expired_token``."""
+    if error.code == "APPLICATION_NOT_FOUND":
+        return RestError("NOT_INSTALLED", "Application not installed", status=401)
+    if error.code == "invalid_token" and TOKEN_SHAPE.fullmatch(token):
+        return oauth_error("invalid_client", "Invalid client", 400)
+    return error
+
+
+def install_info(state: World, app: AppRegistration, record: AccessToken) -> dict[str, Any]:
+    """b24pysdk's ``B24AppInfoResultData`` ("full"), or only the fields that readers other than
+    that SDK rely on, with ``version`` and ``user_id`` as strings ("confirmed")."""
+    if state.settings.app_info_shape == CONFIRMED:
+        return {
+            "client_id": app.client_id,
+            "user_id": str(record.user_id),
+            "install": {
+                "member_id": state.member_id,
+                "uri": state.portal_url,
+                "version": str(app.version),
+                "domain": state.domain,
+            },
+        }
+    return {
+        "client_id": app.client_id,
+        "scope": record.scope,
+        "expires": datetime.fromtimestamp(record.expires, UTC).isoformat(timespec="seconds"),
+        "install": {
+            "installed": state.install_state == INSTALLED,
+            "version": str(app.version),
+            "status": app.status,
+            "scope": app.scope,
+            "domain": state.domain,
+            "uri": state.portal_url,
+            "client_endpoint": state.client_endpoint,
+            "member_id": state.member_id,
+            "member_type": "user",
+        },
+        "user_id": record.user_id,
+    }
+
+
 def app_info() -> Response:
     """The trusted status check (§1.7): who the token belongs to, for which app and portal."""
     started = time.time()
@@ -87,26 +136,11 @@ def app_info() -> Response:
             raise RestError("NO_AUTH_FOUND")
         with state.lock:
             state.app_info_checks += 1
-            record = state.tokens.lookup(token)
-            app = state.require_app()
-            installed = state.install_state == INSTALLED
-            result = {
-                "client_id": app.client_id,
-                "scope": record.scope,
-                "expires": datetime.fromtimestamp(record.expires, UTC).isoformat(timespec="seconds"),
-                "install": {
-                    "installed": installed,
-                    "version": str(app.version),
-                    "status": app.status,
-                    "scope": app.scope,
-                    "domain": state.domain,
-                    "uri": state.portal_url,
-                    "client_endpoint": state.client_endpoint,
-                    "member_id": state.member_id,
-                    "member_type": "user",
-                },
-                "user_id": record.user_id,
-            }
+            try:
+                record = state.tokens.lookup(token)
+            except RestError as error:
+                raise refusal(token, error) from None
+            result = install_info(state, state.require_app(), record)
     except RestError as error:
         return error_response(error)
     return json_response(envelope(result, time_block(started, 0.0)))

@@ -12,6 +12,7 @@ from flask.typing import ResponseReturnValue
 
 from sandbox import data, lifecycle
 from sandbox.bbcode import render
+from sandbox.flow_texts import LANGUAGES
 from sandbox.frames import APP_PATH, NotAvailable, open_frame, with_query
 from sandbox.rest import world
 from sandbox.session_auth import USER_COOKIE
@@ -19,7 +20,6 @@ from sandbox.state import ABSENT
 
 HERE = Path(__file__).resolve().parent
 bp = Blueprint("portal", __name__)
-LANGUAGES = ("en", "ru", "de")
 LANG_COOKIE = "sandbox_lang"
 
 

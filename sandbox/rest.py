@@ -10,7 +10,7 @@ from typing import Any
 from flask import Blueprint, Request, Response, current_app, request
 
 from sandbox import methods  # noqa: F401 - registers every method
-from sandbox.envelope import envelope, time_block
+from sandbox.envelope import envelope
 from sandbox.errors import RestError
 from sandbox.methods.registry import AUTH_KEYS, Call, execute
 from sandbox.php import parse_pairs, parse_str
@@ -107,8 +107,7 @@ def endpoint(path: str) -> Response:
         return error_response(fault)
     try:
         session = session_call(state, request, params) if token is None else None
-        result, processing = execute(session or authenticate(state, token, params), name)
+        result, timing = execute(session or authenticate(state, token, params), name, started)
     except RestError as error:
         return error_response(error)
-    timing = time_block(started, processing)
     return json_response(envelope(result.value, timing, total=result.total, next=result.next))

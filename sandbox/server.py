@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
+import tempfile
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from sandbox.models import AppRegistration, Delivery, Flow, FlowChange, Notifica
 from sandbox.oauth_server import create_auth_app
 from sandbox.settings import SandboxSettings
 from sandbox.state import World
+from sandbox.tls import CertificateAuthority, make_tls_server
 
 Members = Iterable[int | list[str]]
 
@@ -44,6 +47,7 @@ def create_portal_app(world: World) -> Flask:
 def _handler_class(world: World, name: str, sockets: set[socket.socket]) -> type[WSGIRequestHandler]:
     class Handler(KeepAliveHandler):
         def setup(self) -> None:
+            self.timeout = world.settings.keepalive_timeout
             super().setup()
             with world.lock:
                 world.connections[name] += 1
@@ -60,8 +64,20 @@ def _handler_class(world: World, name: str, sockets: set[socket.socket]) -> type
     return Handler
 
 
+def _origin(server: BaseWSGIServer) -> str:
+    """``http://host:port``, or ``https://host`` for a TLS server on 443 (no port, like a real portal)."""
+    if server.ssl_context is not None:
+        return f"https://{server.server_address[0]}"
+    return f"http://{server.server_address[0]}:{server.server_port}"
+
+
 class SandboxServer:
-    """A Bitrix24 portal and authorization server in this process (both on 127.0.0.1)."""
+    """A Bitrix24 portal and authorization server in this process, on loopback.
+
+    Plain HTTP on ``host`` (127.0.0.1) and free or given ports; with ``tls`` (a test CA such
+    as ``trustme.CA()``) each host is served over HTTPS on port 443 of its own 127.x.y.z,
+    with a certificate from that CA, and the sandbox's own client trusts it for events.
+    """
 
     def __init__(
         self,
@@ -71,10 +87,13 @@ class SandboxServer:
         portal_port: int = 0,
         auth_port: int = 0,
         seed: bool = True,
+        tls: CertificateAuthority | None = None,
     ) -> None:
         self.world = World(settings)
         self.settings = self.world.settings
         self._host, self._ports = host, {"portal": portal_port, "auth": auth_port}
+        self._tls = tls
+        self._ca_file: Path | None = None
         self._servers: dict[str, BaseWSGIServer] = {}
         self._threads: list[threading.Thread] = []
         self._sockets: set[socket.socket] = set()
@@ -83,14 +102,28 @@ class SandboxServer:
 
     # --- lifetime ---------------------------------------------------------------------
 
+    def _serve(self, name: str, app: Flask) -> BaseWSGIServer:
+        handler = _handler_class(self.world, name, self._sockets)
+        if self._tls is not None:
+            return make_tls_server(app, handler, self._tls)
+        return make_server(self._host, self._ports[name], app, threaded=True, request_handler=handler)
+
+    def _trust_ca(self) -> None:
+        """Event deliveries to an app served with a certificate from the same CA verify it."""
+        if self._tls is None:
+            return
+        handle, path = tempfile.mkstemp(prefix="sandbox-ca-", suffix=".pem")
+        os.close(handle)
+        self._tls.cert_pem.write_to_path(path)
+        self._ca_file = Path(path)
+        self.world.dispatcher.verify = path
+
     def start(self) -> SandboxServer:
         apps = {"portal": create_portal_app(self.world), "auth": create_auth_app(self.world)}
         for name, app in apps.items():
-            handler = _handler_class(self.world, name, self._sockets)
-            self._servers[name] = make_server(
-                self._host, self._ports[name], app, threaded=True, request_handler=handler
-            )
-        self.world.bind(self._servers["portal"].server_port, self._servers["auth"].server_port, self._host)
+            self._servers[name] = self._serve(name, app)
+        self.world.bind(_origin(self._servers["portal"]), _origin(self._servers["auth"]))
+        self._trust_ca()
         for name, server in self._servers.items():
             # A short poll interval keeps stop() (one per test) fast.
             thread = threading.Thread(
@@ -113,6 +146,10 @@ class SandboxServer:
             thread.join(timeout=5)
         self._servers.clear()
         self._threads.clear()
+        self.world.dispatcher.stop()
+        if self._ca_file is not None:
+            self._ca_file.unlink(missing_ok=True)
+            self._ca_file = None
 
     def __enter__(self) -> SandboxServer:
         return self.start()
@@ -173,8 +210,12 @@ class SandboxServer:
         *,
         installed: bool = False,
         name: str = "Flow Switch",
+        code: str = "",
     ) -> AppRegistration:
-        """The admin adds the app: a new installation whose installer has yet to run (or skipped)."""
+        """The admin adds the app: a new installation whose installer has yet to run (or skipped).
+
+        ``code`` is app.info's CODE: a local app's is its client id; a market app's defaults to
+        ``models.MARKET_CODE``."""
         app = AppRegistration(
             client_id,
             client_secret,
@@ -184,6 +225,7 @@ class SandboxServer:
             install_event_url,
             scope,
             name=name,
+            code=code,
         )
         self.world.register_app(app, installed=installed)
         return app
@@ -209,9 +251,11 @@ class SandboxServer:
         return lifecycle.finish_install(self.world, user_id)
 
     def uninstall(self, clean: bool = True) -> list[Delivery]:
+        """Returns the deliveries already made (none while events are held or queued)."""
         return lifecycle.uninstall(self.world, clean)
 
     def update_app(self, user_id: int = data.ADMIN) -> list[Delivery]:
+        """A new version; with ``settings.update_reinstalls`` handlers go and the installer re-opens."""
         return lifecycle.update_app(self.world, user_id)
 
     def expire_access_tokens(self, user_id: int | None = None) -> int:
@@ -272,9 +316,42 @@ class SandboxServer:
 
     # --- faults ------------------------------------------------------------------------
 
-    def inject_rest_errors(self, code: str, count: int = 1, methods: Iterable[str] | None = None) -> None:
-        """The next ``count`` REST HTTP requests (touching ``methods``) answer ``code`` without running."""
-        self.world.inject_rest_errors(code, count, None if methods is None else set(methods))
+    def inject_rest_errors(
+        self, code: str, count: int = 1, methods: Iterable[str] | None = None, *, per_call: bool = False
+    ) -> None:
+        """The next ``count`` REST HTTP requests (touching ``methods``) answer ``code`` without running;
+        with ``per_call``, the next ``count`` calls of ``methods`` (batch items one by one) do."""
+        wanted = None if methods is None else set(methods)
+        self.world.inject_rest_errors(code, count, wanted, per_call=per_call)
+
+    def operating(self, method: str) -> float:
+        """The app's accumulated execution seconds of ``method`` in the current window."""
+        with self.world.lock:
+            return self.world.operating.operating(self.world.require_registration().client_id, method)
+
+    # --- event delivery --------------------------------------------------------------
+
+    def hold_events(self) -> None:
+        """Keep every event from now on, unsent, until ``release_events``."""
+        self.world.dispatcher.hold()
+
+    @property
+    def held_events(self) -> list[tuple[str, str]]:
+        """(event, url) of each held event, in the order the portal sent them."""
+        return self.world.dispatcher.held
+
+    def release_events(self, order: Sequence[int] | None = None) -> list[Delivery]:
+        """Send the held events: all in arrival order, or the held positions in ``order``, in that
+        order; the rest stay held, and so do new events, until none is left."""
+        return self.world.dispatcher.release(order)
+
+    def drop_next(self, event: str, count: int = 1) -> None:
+        """Lose the next ``count`` deliveries of ``event``; they are recorded as dropped."""
+        self.world.dispatcher.drop_next(event, count)
+
+    def wait_for_events(self, timeout: float = 10.0) -> bool:
+        """Until every queued event has been sent (``event_delivery = "queue"``); False on timeout."""
+        return self.world.dispatcher.wait(timeout)
 
     # --- counters ---------------------------------------------------------------------
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import secrets
 import threading
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.clock import SandboxClock
+from sandbox.delivery import Dispatcher
 from sandbox.errors import RestError
+from sandbox.limits import LeakyBucket, OperatingWindow
 from sandbox.models import AppRegistration, Delivery, EventBinding, Flow, FlowChange, Placement, Task, User
 from sandbox.notifications import NotificationBook
 from sandbox.settings import SandboxSettings
@@ -25,11 +26,12 @@ ABSENT, PENDING, INSTALLED = "absent", "pending", "installed"
 
 @dataclass
 class Fault:
-    """An injected REST error for the next ``count`` matching HTTP requests."""
+    """An injected REST error for the next ``count`` matching HTTP requests (or method calls)."""
 
     error: RestError
     count: int
     methods: set[str] | None
+    per_call: bool = False
 
 
 @dataclass
@@ -67,18 +69,25 @@ class World:
         self.frames: dict[str, FrameSession] = {}
         self._sequence: Counter[str] = Counter({"group": 100})
         self._faults: list[Fault] = []
-        self._bucket = (0.0, time.monotonic())
+        self.bucket = LeakyBucket(self.settings)
+        self.operating = OperatingWindow(self.settings, self.clock)
+        self.dispatcher = Dispatcher(self.settings, self.record_delivery)
         self.reset_counters()
 
     # --- addresses ------------------------------------------------------------------
 
-    def bind(self, portal_port: int, auth_port: int, host: str = "127.0.0.1") -> None:
-        self.portal_url = f"http://{host}:{portal_port}"
-        self.auth_url = f"http://{host}:{auth_port}"
+    def bind(self, portal_url: str, auth_url: str) -> None:
+        """The two origins, e.g. ``http://127.0.0.1:8081`` or ``https://127.4.5.6`` (no port on 443)."""
+        self.portal_url, self.auth_url = portal_url, auth_url
 
     @property
     def domain(self) -> str:
         return self.portal_url.split("://", 1)[1]
+
+    @property
+    def protocol(self) -> int:
+        """The frame's ``PROTOCOL``: 1 for https, 0 for http."""
+        return int(self.portal_url.startswith("https://"))
 
     @property
     def auth_host(self) -> str:
@@ -119,6 +128,10 @@ class World:
     def count_rejection(self, code: str) -> None:
         with self.lock:
             self.rejected[code] += 1
+
+    def record_delivery(self, delivery: Delivery) -> None:
+        with self.lock:
+            self.deliveries.append(delivery)
 
     def record_flow_change(self, flow_id: int, user_id: int, active: bool) -> None:
         with self.lock:
@@ -177,42 +190,27 @@ class World:
     # --- REST request gates ----------------------------------------------------------
 
     def admit_request(self) -> bool:
-        """Leaky bucket per portal: +1 per HTTP request, drains ``rate``/s, refuses above ``burst``."""
-        limit = self.settings.rate_limit
+        """The portal's leaky bucket (fact sheet §6.1), one count per REST HTTP request."""
         with self.lock:
             self.rest_requests += 1
-            if limit is None:
-                return True
-            burst, rate = limit
-            level, since = self._bucket
-            now = time.monotonic()
-            level = max(0.0, level - (now - since) * rate)
-            if level + 1 > burst:
-                self._bucket = (level, now)
-                return False
-            self._bucket = (level + 1, now)
-            return True
+            return self.bucket.admit()
 
-    def inject_rest_errors(self, code: str, count: int, methods: set[str] | None = None) -> None:
+    def inject_rest_errors(
+        self, code: str, count: int, methods: set[str] | None = None, *, per_call: bool = False
+    ) -> None:
         with self.lock:
-            self._faults.append(Fault(RestError(code), count, methods))
+            self._faults.append(Fault(RestError(code), count, methods, per_call))
 
-    def take_fault(self, methods: set[str]) -> RestError | None:
-        """The injected error for a request touching ``methods`` (a batch lists its sub-calls)."""
+    def take_fault(self, methods: set[str], *, per_call: bool = False) -> RestError | None:
+        """The injected error for a request touching ``methods`` (a batch lists its sub-calls),
+        or with ``per_call`` for one call of a method (batch sub-calls one by one)."""
         with self.lock:
             for fault in self._faults:
-                if fault.count > 0 and (fault.methods is None or fault.methods & methods):
+                matches = fault.methods is None or fault.methods & methods
+                if fault.count > 0 and fault.per_call == per_call and matches:
                     fault.count -= 1
                     return fault.error
             return None
-
-    def take_operation_limit(self, method: str) -> bool:
-        with self.lock:
-            pending = self.settings.operation_time_limit or {}
-            if pending.get(method, 0) > 0:
-                pending[method] -= 1
-                return True
-            return False
 
     # --- content ------------------------------------------------------------------
 

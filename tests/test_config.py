@@ -35,13 +35,19 @@ def test_environment_overrides_defaults_and_mapping_overrides_environment():
 )
 def test_bad_oauth_server_entries_are_refused_with_a_clear_message(entry, message):
     with pytest.raises(ConfigError, match="B24_OAUTH_SERVERS") as raised:
-        load_config(environ={"B24_OAUTH_SERVERS": f"https://oauth.bitrix.info,{entry}", "SECRET_KEY": GOOD_SECRET})
+        load_config(
+            environ={"B24_OAUTH_SERVERS": f"https://oauth.bitrix.info,{entry}", "SECRET_KEY": GOOD_SECRET}
+        )
     assert message in str(raised.value)
 
 
 def test_http_servers_are_allowed_only_with_allow_http():
     config = load_config(
-        environ={"B24_OAUTH_SERVERS": "http://127.0.0.1:8082", "B24_ALLOW_HTTP": "1", "SECRET_KEY": GOOD_SECRET}
+        environ={
+            "B24_OAUTH_SERVERS": "http://127.0.0.1:8082",
+            "B24_ALLOW_HTTP": "1",
+            "SECRET_KEY": GOOD_SECRET,
+        }
     )
     assert config["B24_OAUTH_SERVERS"] == ["http://127.0.0.1:8082"]
 
@@ -71,7 +77,12 @@ def test_no_environment_starts_without_a_real_secret(app_env, secret, problem):
 
 
 def test_production_needs_the_public_url_or_a_trusted_proxy():
-    environ = {"APP_ENV": "production", "SECRET_KEY": GOOD_SECRET, "B24_CLIENT_ID": "a", "B24_CLIENT_SECRET": "s"}
+    environ = {
+        "APP_ENV": "production",
+        "SECRET_KEY": GOOD_SECRET,
+        "B24_CLIENT_ID": "a",
+        "B24_CLIENT_SECRET": "s",
+    }
     with pytest.raises(ConfigError, match="APP_PUBLIC_URL"):
         load_config(environ=environ)
     assert load_config(environ={**environ, "PROXY_COUNT": "1"})["PROXY_COUNT"] == 1
@@ -86,10 +97,14 @@ def test_production_refuses_missing_client_credentials():
         load_config(environ={"APP_ENV": "production", "SECRET_KEY": GOOD_SECRET, "B24_CLIENT_ID": "app.1"})
 
 
-
 def test_production_starts_with_real_settings(app_config):
     app = create_app(
-        {**app_config, "APP_ENV": "production", "SECRET_KEY": GOOD_SECRET, "APP_PUBLIC_URL": "https://f.example"}
+        {
+            **app_config,
+            "APP_ENV": "production",
+            "SECRET_KEY": GOOD_SECRET,
+            "APP_PUBLIC_URL": "https://f.example",
+        }
     )
     assert app.config["APP_ENV"] == "production"
 

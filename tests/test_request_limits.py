@@ -41,7 +41,11 @@ def _length(answer: bytes) -> int:
 
 @pytest.mark.parametrize(
     ("path", "content_type"),
-    [("/events", "application/x-www-form-urlencoded"), ("/api/flows", "application/json"), ("/", "text/plain")],
+    [
+        ("/events", "application/x-www-form-urlencoded"),
+        ("/api/flows", "application/json"),
+        ("/", "text/plain"),
+    ],
 )
 def test_an_oversized_body_is_refused_before_it_is_read(
     gunicorn_app: Callable[..., GunicornApp], path: str, content_type: str

@@ -7,7 +7,6 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from sandbox.envelope import time_block
 from sandbox.errors import RestError
 from sandbox.methods.registry import AUTH_KEYS, Call, execute, method
 from sandbox.php import as_json_map, parse_str, truthy
@@ -67,7 +66,7 @@ def _commands(call: Call) -> list[tuple[Any, Any]]:
     return []
 
 
-def _run(call: Call, command: Any, results: dict[Any, Any]) -> tuple[Any, float]:
+def _run(call: Call, command: Any, results: dict[Any, Any], started: float) -> tuple[Any, dict[str, Any]]:
     if not isinstance(command, str):
         raise RestError("ERROR_METHOD_NOT_FOUND")
     name, _, query = command.partition("?")
@@ -76,7 +75,7 @@ def _run(call: Call, command: Any, results: dict[Any, Any]) -> tuple[Any, float]
     params = substitute(parse_str(query), results)
     for key in AUTH_KEYS:
         params.pop(key, None)
-    return execute(replace(call, params=params), name)  # same user, scope and auth type
+    return execute(replace(call, params=params), name, started)  # same user, scope and auth type
 
 
 @method("batch")
@@ -92,7 +91,7 @@ def batch(call: Call) -> dict[str, Any]:
         try:
             if position >= MAX_LENGTH:
                 raise RestError("ERROR_BATCH_LENGTH_EXCEEDED")
-            result, processing = _run(call, command, results)
+            result, timing = _run(call, command, results, started)
         except RestError as error:
             call.world.count_rejection(error.code)
             errors[key] = {"error": error.code, "error_description": error.description}
@@ -104,7 +103,7 @@ def batch(call: Call) -> dict[str, Any]:
             totals[key] = result.total
         if result.next is not None:
             nexts[key] = result.next
-        times[key] = time_block(started, processing)
+        times[key] = timing
     return {
         name: as_json_map(items)
         for name, items in (

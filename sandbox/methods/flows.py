@@ -5,18 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from sandbox.errors import RestError
+from sandbox.flow_texts import ACCESS_DENIED, INVALID_FIELD, NAME_TAKEN, NOT_FOUND, UNKNOWN, flow_text
 from sandbox.methods.registry import Call, method
 from sandbox.models import Flow
 
-ACCESS_DENIED = "Access denied or flow not found"
-NOT_FOUND = "Flow not found"
-UNKNOWN = "Unknown error"
-NAME_TAKEN = "A flow with this name already exists"
-# Only the texts the Russian docs show are translated; "Flow not found" stays English there too.
-RUSSIAN = {
-    ACCESS_DENIED: "Доступ запрещен или поток не найден",
-    NAME_TAKEN: "Поток с таким названием уже существует",
-}
 DISTRIBUTION_TYPES = {"manually", "queue", "himself"}
 _FLAGS = (
     ("matchWorkTime", "match_work_time"),
@@ -31,10 +23,10 @@ _OPTIONAL_INTS = (
 )
 
 
-def flow_error(call: Call, text: str) -> RestError:
-    if call.world.settings.language == "ru":
-        text = RUSSIAN.get(text, text)
-    return RestError("0", text, status=call.world.settings.flow_error_status)
+def flow_error(call: Call, text: str, **fields: str) -> RestError:
+    """A D7 controller refusal in the portal's language (the texts come from language files)."""
+    settings = call.world.settings
+    return RestError("0", flow_text(text, settings.language, **fields), status=settings.flow_error_status)
 
 
 def _int(value: Any) -> int | None:
@@ -94,7 +86,7 @@ def manageable(call: Call, flow_id: int | None, missing: str) -> Flow:
 
 
 def _invalid(call: Call, field: str) -> RestError:
-    return flow_error(call, f"'{field}': field's value has an invalid value")
+    return flow_error(call, INVALID_FIELD, field=field)
 
 
 def _pairs(call: Call, data: dict[str, Any], field: str) -> list[list[str]]:

@@ -7,11 +7,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sandbox.envelope import time_block
 from sandbox.errors import RestError
 from sandbox.state import World
 
 GLOBAL_SCOPE = "_global"
 OAUTH, SESSION = "oauth", "session"  # how a call authenticated (CRestServer::getAuthType)
+# LoadLimiter::$ignoreMethod: the outer batch is not timed; its sub-calls are, one by one.
+NOT_TIMED = {"batch"}
 AUTH_KEYS = ("auth", "access_token")  # removed from the params before a method runs
 PAGE = 50  # IRestService::LIST_LIMIT
 # A token with any of these scopes may call a method of the key scope.
@@ -111,15 +114,35 @@ def in_scope(found: Method, call: Call) -> bool:
     return bool(call.scope & SCOPE_ALIASES.get(found.scope, {found.scope}))
 
 
-def execute(call: Call, name: str) -> tuple[Result, float]:
-    """Run ``name`` for ``call``; returns the result and the processing time in seconds."""
-    found = resolve(call.world, name)
+def execute(call: Call, name: str, started: float) -> tuple[Result, dict[str, Any]]:
+    """Run ``name`` for ``call`` (an HTTP request or a batch item begun at ``started``).
+
+    Returns the result and its ``time`` block. Like ``CRestServer::processCall``, a method whose
+    accumulated operating time is over the limit is refused before it runs; the LoadLimiter
+    times OAuth calls only (``$limitedEntityTypes``), never the outer batch.
+    """
+    world = call.world
+    found = resolve(world, name)
     if not in_scope(found, call):
         raise RestError("insufficient_scope")
-    if call.world.take_operation_limit(found.name):
-        raise RestError("OPERATION_TIME_LIMIT")
-    call.world.count_call(found.name, call.user_id)
-    started = time.monotonic()
+    fault = world.take_fault({found.name}, per_call=True)
+    if fault is not None:
+        raise fault
+    with world.lock:
+        app = world.app.client_id if world.app is not None else ""
+        timed = call.auth_type == OAUTH and found.name not in NOT_TIMED
+        if timed and world.operating.blocked(app, found.name):
+            raise RestError("OPERATION_TIME_LIMIT")
+        clock = world.operating.now()
+    world.count_call(found.name, call.user_id)
+    began = time.monotonic()
     value = found.handler(call)
+    processing = time.monotonic() - began
     result = value if isinstance(value, Result) else Result(value)
-    return result, time.monotonic() - started
+    with world.lock:
+        if timed:
+            charged = world.settings.operating_cost.get(found.name, processing)
+            world.operating.record(app, found.name, clock, charged)
+        operating = world.operating.operating(app, found.name) if timed else 0
+        reset_at = world.operating.reset_at(app, found.name, clock)
+    return result, time_block(started, processing, operating, reset_at)

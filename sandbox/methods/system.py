@@ -20,7 +20,7 @@ def app_info(call: Call) -> dict[str, Any]:
         language = world.settings.language
         return {
             "ID": 1,
-            "CODE": app.client_id,
+            "CODE": app.code,
             "VERSION": app.version,
             "STATUS": app.status,
             "INSTALLED": world.install_state == INSTALLED,

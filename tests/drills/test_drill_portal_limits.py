@@ -70,7 +70,7 @@ def test_activate_refused_inside_the_batch_is_not_repeated(drill_app: Flask, san
     client = drill_app.test_client()
     page = open_page(client, sandbox, USER)
     sandbox.reset_counters()
-    sandbox.settings.operation_time_limit = {ACTIVATE: 3}
+    sandbox.inject_rest_errors("OPERATION_TIME_LIMIT", 3, methods=[ACTIVATE], per_call=True)
 
     answer = client.put(f"/api/flows/{FLOW}", json={"active": False}, headers=page.headers())
 
@@ -85,7 +85,7 @@ def test_read_items_refused_inside_the_batch_are_read_again(drill_app: Flask, sa
     client = drill_app.test_client()
     page = open_page(client, sandbox, USER)
     sandbox.reset_counters()
-    sandbox.settings.operation_time_limit = {GET: 2}
+    sandbox.inject_rest_errors("OPERATION_TIME_LIMIT", 2, methods=[GET], per_call=True)
 
     answer = client.get("/api/flows?fresh=1", headers=page.headers())
 

@@ -114,7 +114,10 @@ def test_connect_form_refuses_an_address_that_is_not_a_portal(live_app: LiveApp,
 def test_a_cross_site_post_to_connect_is_refused(installed_portal: Any, live_app: LiveApp):
     # Another site's form, posted by a visitor's browser: no form token (the cookie is SameSite=Lax).
     answer = requests.post(
-        f"{live_app.url}/connect", data={"portal": installed_portal.portal_url}, allow_redirects=False, timeout=10
+        f"{live_app.url}/connect",
+        data={"portal": installed_portal.portal_url},
+        allow_redirects=False,
+        timeout=10,
     )
     assert answer.status_code == 400 and "Location" not in answer.headers
     http = requests.Session()

@@ -9,11 +9,13 @@ from typing import Any
 
 import pytest
 import requests
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Error, Page
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from sandbox.data import ADMIN, MEMBER
+from sandbox.server import SandboxServer
+from sandbox.tls import CertFiles
 
 pytestmark = pytest.mark.browser
 
@@ -33,13 +35,14 @@ BX24.init(function () {{
 
 
 class FramedApp:
-    """A stand-in app on http://localhost:<port> (another site than the portal's 127.0.0.1)."""
+    """A stand-in app on http(s)://localhost:<port> (another site than the portal's 127.x address)."""
 
-    def __init__(self, portal_url: str) -> None:
+    def __init__(self, portal_url: str, tls: CertFiles | None = None) -> None:
         self.portal_url = portal_url
         self.posts: list[dict[str, Any]] = []
-        self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
-        self.url = f"http://localhost:{self._server.server_port}"
+        context = None if tls is None else (str(tls.cert), str(tls.key))
+        self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True, ssl_context=context)
+        self.url = f"{'http' if tls is None else 'https'}://localhost:{self._server.server_port}"
         threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
 
     def _wsgi(self, environ: dict, start_response: Callable) -> Any:
@@ -65,6 +68,13 @@ class FramedApp:
 @pytest.fixture
 def framed_app(sandbox) -> Iterator[FramedApp]:
     app = FramedApp(sandbox.portal_url)
+    yield app
+    app.stop()
+
+
+@pytest.fixture
+def tls_framed_app(https_sandbox, app_tls_cert) -> Iterator[FramedApp]:
+    app = FramedApp(https_sandbox.portal_url, tls=app_tls_cert)
     yield app
     app.stop()
 
@@ -125,3 +135,34 @@ def test_install_finish_installs_sends_onappinstall_and_reloads_the_app(sandbox,
     assert paths == ["/install", "/events", "/"]
     installer_sid, app_sid = (p["args"]["APP_SID"] for p in framed_app.posts if p["path"] != "/events")
     assert installer_sid != app_sid  # a reload: new APP_SID and fresh tokens
+
+
+def test_chromium_trusts_the_test_ca_through_its_nss_database(https_sandbox, page):
+    answer = page.goto(f"{https_sandbox.portal_url}/?user={MEMBER}")
+    assert answer is not None and answer.ok and page.url.startswith(f"https://{https_sandbox.domain}/")
+    assert page.locator("#app-status").is_visible()
+
+
+def test_a_page_signed_by_another_ca_does_not_load(page):
+    import trustme
+
+    with (
+        SandboxServer(tls=trustme.CA()) as stranger,
+        pytest.raises(Error, match="ERR_CERT_AUTHORITY_INVALID"),
+    ):
+        page.goto(f"{stranger.portal_url}/bx24.js")
+
+
+def test_install_and_open_over_https_protocol_1_and_no_port(https_sandbox, tls_framed_app, page):
+    """The whole frame path over TLS: the POST, window.name, postMessage to https://DOMAIN, installFinish."""
+    sandbox, app = https_sandbox, tls_framed_app
+    sandbox.register_app("local.browser.tls", "s", f"{app.url}/", f"{app.url}/install", "")
+    page.goto(f"{sandbox.portal_url}/?user={ADMIN}")
+    page.wait_for_function("document.getElementById('app-frame').dataset.fitHeight > 0", timeout=10_000)
+    assert sandbox.install_state == "installed"
+    received = frame_json(page, "#received")
+    assert received["args"]["PROTOCOL"] == "1" and received["args"]["DOMAIN"] == sandbox.domain
+    bx24 = frame_json(page, "#bx24")
+    assert bx24["domain"] == sandbox.domain and bx24["admin"] is True
+    assert page.frames[1].evaluate("window.name") == f"{sandbox.domain}|1|{received['args']['APP_SID']}"
+    assert [p["path"] for p in app.posts] == ["/install", "/"]

@@ -8,6 +8,7 @@ import pytest
 import requests
 
 from sandbox.data import ADMIN, MEMBER
+from sandbox.frames import NotAvailable
 from sandbox.php import parse_str
 
 
@@ -140,3 +141,60 @@ def test_failed_delivery_is_recorded(sandbox):
     )
     [delivery] = sandbox.finish_install()
     assert delivery.status is None and delivery.error == "ConnectionError"
+
+
+def bind(sandbox, event: str, handler: str) -> None:
+    token = sandbox.issue_tokens(ADMIN)["access_token"]
+    answer = requests.post(
+        sandbox.client_endpoint + "event.bind", json={"auth": token, "event": event, "handler": handler}
+    )
+    assert answer.json()["result"] is True
+
+
+def bound_events(sandbox) -> list[str]:
+    token = sandbox.issue_tokens(ADMIN)["access_token"]
+    listed = requests.post(sandbox.client_endpoint + "event.get", json={"auth": token}).json()["result"]
+    return sorted(item["event"] for item in listed)
+
+
+def test_an_update_keeps_handlers_unless_update_reinstalls(installing, receiver):
+    sandbox = installing
+    sandbox.finish_install()
+    assert not sandbox.settings.update_reinstalls
+    sandbox.update_app()
+    assert bound_events(sandbox) == ["ONAPPINSTALL", "ONAPPUNINSTALL"]
+    assert sandbox.install_state == "installed"
+
+
+def test_an_update_removes_handlers_and_reopens_the_installer(installing, receiver):
+    """event.bind: "When deleting and updating the application, its actions will be removed.
+    Therefore, in the installer of each version, they need to be set from scratch.\""""
+    sandbox = installing
+    sandbox.finish_install()
+    bind(sandbox, "ONAPPUPDATE", f"{receiver.url}/events")
+    sandbox.settings.update_reinstalls = True
+
+    [delivery] = sandbox.update_app()
+
+    assert (delivery.event, delivery.status) == ("ONAPPUPDATE", 200)  # to the handler bound before
+    assert bound_events(sandbox) == []
+    assert sandbox.install_state == "pending"
+    installer, _ = sandbox.frame_post(ADMIN)
+    assert installer.startswith(f"{receiver.url}/install?")
+    with pytest.raises(NotAvailable, match="not fully installed"):
+        sandbox.frame_post(MEMBER)
+    assert sandbox.uninstall(clean=False) == []  # no handler is left to hear about it
+
+    sandbox.install()
+    bind(sandbox, "ONAPPUNINSTALL", f"{receiver.url}/events")  # the new installer binds again
+    sandbox.finish_install()
+    assert sandbox.install_state == "installed"
+    assert [d.event for d in sandbox.uninstall()] == ["ONAPPUNINSTALL"]
+
+
+def test_the_portal_pages_update_button_updates_the_app(installing):
+    sandbox = installing
+    sandbox.finish_install()
+    sandbox.settings.update_reinstalls = True
+    requests.post(f"{sandbox.portal_url}/_sandbox/update", data={"user": ADMIN}, timeout=10)
+    assert sandbox.app.version == 2 and sandbox.install_state == "pending" and bound_events(sandbox) == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sandbox.data import ADMIN, MEMBER, OUTSIDER, OWNER
+from sandbox.flow_texts import flow_text
 
 LIST = "tasks.flow.Flow.list"
 # Flow.toJson of a row built from every scalar column (description only when it is not empty).
@@ -92,10 +93,12 @@ def test_counted_paging_variant(sandbox, rest):
     ],
 )
 def test_validation_answers_like_the_controller(sandbox, rest, params, error):
-    sandbox.settings.language = "ru"  # the controller's own texts are literals, not translated
+    # The controller's own checks are literals, never translated; its "Unknown error" is a Loc message.
+    sandbox.settings.language = "ru"
     answer = rest(LIST, params, user=ADMIN)
     assert answer.status_code == 400
-    assert answer.json() == {"error": "0", "error_description": error}
+    assert answer.json() == {"error": "0", "error_description": flow_text(error, "ru")}
+    assert (error == "Unknown error") == (flow_text(error, "ru") == "Неизвестная ошибка")
 
 
 @pytest.mark.parametrize(

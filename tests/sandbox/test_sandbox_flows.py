@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sandbox.data import ADMIN, HTML_FLOW_NAME, MEMBER, OUTSIDER, OWNER
+from sandbox.flow_texts import LANGUAGES, TRANSLATIONS
 
 DENIED = {"error": "0", "error_description": "Access denied or flow not found"}
 
@@ -69,15 +70,47 @@ def test_missing_flow_and_missing_param(rest):
     assert rest("tasks.flow.Flow.get", {}, user=ADMIN).json()["error_description"] == "Unknown error"
 
 
-def test_russian_portal_and_200_variant(sandbox, rest):
+def refusals(rest) -> list[str]:
+    """Each refusal text the flow methods produce, in the order of ``flow_texts``."""
+    return [
+        rest("tasks.flow.Flow.get", {"flowId": 1}, user=OUTSIDER).json()["error_description"],
+        rest("tasks.flow.Flow.update", {"flowData": {"id": 999, "name": "x"}}, user=ADMIN).json()[
+            "error_description"
+        ],
+        rest("tasks.flow.Flow.get", {}, user=ADMIN).json()["error_description"],
+        rest("tasks.flow.Flow.update", {"flowData": {"id": 1, "name": " "}}, user=ADMIN).json()[
+            "error_description"
+        ],
+        rest("tasks.flow.Flow.update", {"flowData": {"id": 1, "name": "Design reviews"}}, user=ADMIN).json()[
+            "error_description"
+        ],
+    ]
+
+
+@pytest.mark.parametrize("language", sorted(TRANSLATIONS))
+def test_every_refusal_speaks_the_portal_language(sandbox, rest, language):
+    english = refusals(rest)
+    sandbox.settings.language = language
+    texts = refusals(rest)
+    assert texts == [TRANSLATIONS[language][key].format(field="name") for key in TRANSLATIONS["ru"]]
+    assert all(local != en for local, en in zip(texts, english, strict=True))
+
+
+def test_the_russian_texts_are_the_docs_and_other_languages_fall_back_to_english(sandbox, rest):
+    assert set(LANGUAGES) >= {"en", "ru", "de", "es", "pl", "br", "ua", "fr", "it", "tr", "ja", "sc"}
     sandbox.settings.language = "ru"
-    answer = rest("tasks.flow.Flow.get", {"flowId": 1}, user=OUTSIDER)
-    assert answer.status_code == 400
-    assert answer.json() == {"error": "0", "error_description": "Доступ запрещен или поток не найден"}
-    missing = rest("tasks.flow.Flow.update", {"flowData": {"id": 999, "name": "x"}}, user=ADMIN)
-    assert missing.json()["error_description"] == "Flow not found"  # untranslated in the docs too
+    assert rest("tasks.flow.Flow.get", {"flowId": 1}, user=OUTSIDER).json() == {
+        "error": "0",
+        "error_description": "Доступ запрещен или поток не найден",
+    }
+    sandbox.settings.language = "kz"  # a language the sandbox has no texts for
+    assert refusals(rest)[:3] == ["Access denied or flow not found", "Flow not found", "Unknown error"]
+
+
+def test_the_200_variant(sandbox, rest):
     sandbox.settings.flow_error_status = 200
-    assert rest("tasks.flow.Flow.get", {"flowId": 1}, user=OUTSIDER).status_code == 200
+    answer = rest("tasks.flow.Flow.get", {"flowId": 1}, user=OUTSIDER)
+    assert answer.status_code == 200 and answer.json() == DENIED
 
 
 def test_flow_object_shape(sandbox, rest):

@@ -226,16 +226,48 @@ def test_auth_server_app_info(sandbox, path):
 
 
 def test_auth_server_app_info_errors(sandbox):
+    """Each refusal of fact sheet §12 is reachable: unknown token-like and other strings, expired,
+    and the tokens of an uninstalled app."""
     url = sandbox.auth_url + "/rest/app.info"
     assert requests.get(url, timeout=10).json()["error"] == "NO_AUTH_FOUND"
-    unknown = requests.get(url, params={"auth": "f" * 70}, timeout=10)
-    assert unknown.status_code == 401 and unknown.json() == {
+    token_like = requests.get(url, params={"auth": "f" * 70}, timeout=10)
+    assert token_like.status_code == 400 and token_like.json()["error"] == "invalid_client"
+    garbage = requests.get(url, params={"auth": "not-a-token"}, timeout=10)
+    assert garbage.status_code == 401 and garbage.json() == {
         "error": "invalid_token",
         "error_description": "Unable to get application by token",
     }
     pair = sandbox.issue_tokens(MEMBER)
     sandbox.expire_access_tokens()
-    assert (
-        requests.get(url, params={"auth": pair["access_token"]}, timeout=10).json()["error"]
-        == "expired_token"
+    expired = requests.get(url, params={"auth": pair["access_token"]}, timeout=10)
+    assert expired.status_code == 401 and expired.json()["error"] == "expired_token"
+    live = sandbox.issue_tokens(MEMBER)["access_token"]
+    sandbox.uninstall()
+    removed = requests.post(url, data={"auth": live}, timeout=10)
+    assert removed.status_code == 401 and removed.json() == {
+        "error": "NOT_INSTALLED",
+        "error_description": "Application not installed",
+    }
+    # The portal itself still says APPLICATION_NOT_FOUND for the same token.
+    portal = requests.post(sandbox.client_endpoint + "user.current", data={"auth": live}, timeout=10)
+    assert portal.status_code == 401 and portal.json()["error"] == "APPLICATION_NOT_FOUND"
+    assert sandbox.app_info_checks == 4
+
+
+def test_auth_server_app_info_confirmed_fields_only(sandbox):
+    sandbox.settings.app_info_shape = "confirmed"
+    pair = sandbox.issue_tokens(OWNER)
+    answer = requests.post(
+        sandbox.auth_url + "/rest/app.info", data={"auth": pair["access_token"]}, timeout=10
     )
+    assert answer.status_code == 200
+    assert answer.json()["result"] == {
+        "client_id": sandbox.app.client_id,
+        "user_id": str(OWNER),
+        "install": {
+            "member_id": sandbox.member_id,
+            "uri": sandbox.portal_url,
+            "version": "1",
+            "domain": sandbox.domain,
+        },
+    }

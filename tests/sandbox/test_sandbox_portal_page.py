@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 
 from sandbox.data import ADMIN, MEMBER, OWNER
+from sandbox.flow_texts import LANGUAGES
 from sandbox.frames import NOT_FULLY_INSTALLED
 
 
@@ -90,6 +91,14 @@ def test_switchers_remember_user_and_language(sandbox):
         sandbox.client_endpoint + "user.current", data={"auth": parsed.fields["AUTH_ID"]}, timeout=10
     )
     assert who.json()["result"]["ID"] == str(OWNER)
+
+
+def test_language_switcher_offers_every_language_with_flow_texts(sandbox):
+    page = requests.get(f"{sandbox.portal_url}/", params={"user": ADMIN, "lang": "br"}, timeout=10).text
+    switcher = page[page.index('id="lang-switch"') : page.index("</select>", page.index('id="lang-switch"'))]
+    offered = [part.split('"')[1] for part in switcher.split("<option value=")[1:]]
+    assert offered == list(LANGUAGES) and len(offered) >= 12
+    assert '<option value="br" selected>' in switcher and sandbox.settings.language == "br"
 
 
 def test_installer_for_admins_message_for_others_while_installing(sandbox):

@@ -200,12 +200,49 @@ def test_user_methods(sandbox, rest):
 
 def test_portal_app_info_and_options(sandbox, rest):
     info = rest("app.info").json()["result"]
+    # A local app's code is its client id (AppTable::onAfterAdd sets CODE = CLIENT_ID).
     assert info["CODE"] == sandbox.app.client_id and info["INSTALLED"] is True and info["STATUS"] == "L"
     refused = rest("app.option.set", {"options": {"a": 1}}, user=MEMBER)
     assert refused.status_code == 403 and refused.json()["error"] == "ACCESS_DENIED"
     assert rest("app.option.set", {"options": {"a": [1, 2]}}, user=ADMIN).json()["result"] is True
     assert rest("app.option.get", {"option": "a"}).json()["result"] == [1, 2]
     assert rest("app.option.get", {"option": "missing"}).json()["result"] is None
+
+
+def test_a_market_apps_code_is_its_vendor_code_not_its_client_id(sandbox, rest):
+    sandbox.register_app("app.5f1a9b2c3d4e5f.12345678", "s", "http://localhost:5000/", "", "", installed=True)
+    info = rest("app.info").json()["result"]
+    assert info["CODE"] == "sandbox.flowswitch" != sandbox.app.client_id and info["STATUS"] == "F"
+    sandbox.register_app(
+        "app.5f1a9b2c3d4e5f.12345678",
+        "s",
+        "http://localhost:5000/",
+        "",
+        "",
+        installed=True,
+        code="acme.flows",
+    )
+    assert rest("app.info").json()["result"]["CODE"] == "acme.flows"
+
+
+@pytest.mark.parametrize(
+    ("name", "existing", "available"),
+    [
+        ("tasks.flow.Flow.get", True, True),
+        ("tasks.flow.flow.activate", False, False),  # the lowercased controller class does not load
+        ("tasks.flow.Flow.isExists", True, True),
+        ("user.get", True, True),
+        ("User.Get", False, False),  # classic methods: the lowercase key only, as the docs ask
+        ("tasks.flow.Flow.list", True, True),
+        ("tasks.flow.Flow.nosuch", False, False),
+        ("", False, False),
+    ],
+)
+def test_method_get_knows_the_flow_methods(rest, name, existing, available):
+    assert rest("method.get", {"name": name}).json()["result"] == {
+        "isExisting": existing,
+        "isAvailable": available,
+    }
 
 
 def test_event_and_placement_bindings(sandbox, rest):

@@ -22,12 +22,13 @@ run: $(VENV)/.runtime
 	$(BIN)/python -m sandbox.launch
 
 ## system-deps: Redis, Chromium, certutil (libnss3-tools: Chromium's trust in the sandbox's
-## test CA) and wrk (the benchmarks' load generator) from the system package manager, when
-## absent; never a browser download
+## test CA), the time-zone database (users' zones) and wrk (the benchmarks' load generator)
+## from the system package manager, when absent; never a browser download
 system-deps:
-	@if ! command -v redis-server >/dev/null || ! [ -x /usr/bin/chromium ] || ! command -v certutil >/dev/null || ! command -v wrk >/dev/null; then \
+	@if ! command -v redis-server >/dev/null || ! [ -x /usr/bin/chromium ] || ! command -v certutil >/dev/null \
+	    || ! [ -e /usr/share/zoneinfo/Europe/Berlin ] || ! command -v wrk >/dev/null; then \
 	  $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server chromium libnss3-tools wrk; \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server chromium libnss3-tools tzdata wrk; \
 	fi
 
 ## test: everything the tests need, then lint and the whole suite

@@ -16,6 +16,7 @@ the flow's cache entry in one script).
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from dataclasses import dataclass
@@ -35,6 +36,8 @@ from services.flows import ACTIVATE, GET, read_flow
 
 if TYPE_CHECKING:
     from b24.client import RestClient
+
+log = logging.getLogger(__name__)
 
 #: switches of one flow one user may have in flight (a double click, a second tab)
 PER_FLOW = 2
@@ -173,8 +176,12 @@ def _switch_locked(client: RestClient, flow_id: int, desired: bool) -> tuple[Swi
     return SwitchResult(flow_id, after, changed=after != before), last
 
 
-def switch(client: RestClient, r: Any, member_id: str, user_id: int, flow_id: int, desired: bool) -> SwitchResult:
+def switch(
+    client: RestClient, r: Any, member_id: str, user_id: int, flow_id: int, desired: bool, *, how: str = "switch"
+) -> SwitchResult:
     """Bring a flow to ``desired`` (on/off) with the client's token (its user's); at most one toggle.
+
+    ``how`` names what asked for it (``switch``, ``bulk``, ``schedule``) in the record of the change.
 
     Raises ``FlowBusy`` when the user has too many switches in flight or another switch
     held the flow longer than ``SWITCH_LOCK_WAIT``, ``RateLimited`` when the user's share
@@ -211,6 +218,12 @@ def switch(client: RestClient, r: Any, member_id: str, user_id: int, flow_id: in
                 raise FlowBusy(flow_id)
         client.prepay(SLOTS)
         result, last = _switch_locked(client, flow_id, desired)
+        if result.error is not None:
+            log.info("Portal %s: user %s could not turn flow %s %s (%s): %s", member_id, user_id, flow_id,
+                     "on" if desired else "off", how, type(result.error).__name__)
+        elif result.changed:
+            log.info("Portal %s: user %s turned flow %s %s (%s)", member_id, user_id, flow_id,
+                     "on" if desired else "off", how)
         return result
     finally:
         # Under the lock, so switches of one flow reach the cache in order; every user's
@@ -229,6 +242,6 @@ def switch(client: RestClient, r: Any, member_id: str, user_id: int, flow_id: in
         )
 
 
-def switch_as(member_id: str, user_id: int, flow_id: int, desired: bool) -> SwitchResult:
-    """``switch`` with the user's own stored token, as a request from them does it."""
-    return switch(rest_client_for(member_id, user_id), get_redis(), member_id, user_id, flow_id, desired)
+def switch_as(member_id: str, user_id: int, flow_id: int, desired: bool, *, how: str = "switch") -> SwitchResult:
+    """``switch`` with the user's own stored token, as a request from them (or their schedule) does it."""
+    return switch(rest_client_for(member_id, user_id), get_redis(), member_id, user_id, flow_id, desired, how=how)

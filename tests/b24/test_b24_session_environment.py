@@ -1,4 +1,4 @@
-"""The pooled session reads proxy and CA-bundle settings from the environment only when some are set."""
+"""The pooled session reads the CA bundle once, and searches the environment per call only for a proxy."""
 
 from __future__ import annotations
 
@@ -21,22 +21,26 @@ def test_without_proxy_or_ca_bundle_the_environment_is_not_searched_per_call(bar
     assert new_session().trust_env is False
 
 
-@pytest.mark.parametrize(
-    ("name", "value"),
-    [
-        ("HTTPS_PROXY", "http://proxy.internal:3128"),
-        ("https_proxy", "http://proxy.internal:3128"),
-        ("REQUESTS_CA_BUNDLE", "/etc/ssl/private-ca.pem"),
-    ],
-)
-def test_a_configured_proxy_or_ca_bundle_is_honoured(bare_environment, name: str, value: str):
+@pytest.mark.parametrize("name", ["HTTPS_PROXY", "https_proxy"])
+def test_a_configured_proxy_is_honoured(bare_environment, name: str):
+    value = "http://proxy.internal:3128"
     bare_environment.setenv(name, value)
     session = new_session()
     assert session.trust_env is True
-    if "PROXY" in name.upper():
-        assert (
-            session.merge_environment_settings("https://portal.example/rest/", {}, None, None, None)[
-                "proxies"
-            ]["https"]
-            == value
-        )
+    assert (
+        session.merge_environment_settings("https://portal.example/rest/", {}, None, None, None)["proxies"]["https"]
+        == value
+    )
+
+
+@pytest.mark.parametrize("name", CA_BUNDLE_VARIABLES)
+def test_a_configured_ca_bundle_is_honoured_without_searching_per_call(bare_environment, name: str):
+    bare_environment.setenv(name, "/etc/ssl/private-ca.pem")
+    session = new_session()
+    assert session.verify == "/etc/ssl/private-ca.pem"
+    assert session.trust_env is False
+
+
+def test_no_proxy_alone_does_not_make_every_call_search_the_environment(bare_environment):
+    bare_environment.setenv("NO_PROXY", "localhost")
+    assert new_session().trust_env is False

@@ -26,7 +26,6 @@ from redis.lock import Lock
 
 import oauth
 from b24.errors import FlowError
-from core.keys import portal_key
 from core.locks import lock, release
 from core.redis_client import get_redis
 from oauth.tokens import rest_client_for
@@ -34,6 +33,7 @@ from services import flow_cache, flows, known_flows
 from services.errors import FlowNotVisible
 from services.flow_refs import flow_id_from, parse_flow_ref
 from services.known_flows import GENERATION, meta_key
+from services.known_flows import discovery_lock_key as lock_key
 
 if TYPE_CHECKING:
     from b24.client import RestClient
@@ -43,10 +43,6 @@ log = logging.getLogger(__name__)
 TASK_PAGE = 50
 # Bitrix24 batches hold 50 commands; a scan window of several batches runs in parallel.
 SCAN_WINDOW = 4 * 50
-
-
-def lock_key(member_id: str) -> str:
-    return portal_key(member_id, "lock", "discovery")
 
 
 @dataclass(frozen=True)

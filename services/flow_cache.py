@@ -24,7 +24,8 @@ import redis
 from flask import current_app
 
 from core.keys import portal_key
-from services.known_flows import GENERATION, meta_key
+from services import user_names
+from services.known_flows import GENERATION, discovery_lock_key, meta_key
 
 # The fields of a flow the page shows; the rest of Bitrix24's object is not kept.
 _FIELDS = ("id", "name", "description", "active", "efficiency", "ownerId", "creatorId")
@@ -52,8 +53,57 @@ return 0
 )
 
 
+# A reload reads everything it needs in one script. The flow keys are built from the ids in the
+# visible entry: they share the portal's hash tag with KEYS[1], so they live in the same Redis
+# Cluster slot. Owner ids are taken from each entry's JSON as written by ``entry`` (a quote
+# inside a string value is escaped, so '"ownerId":' cannot match inside a name); the caller
+# still checks every owner has a name, so a miss here only means a full read. The answer is
+# a few strings, not an array per flow: parsing a reply element costs the client more than
+# the script's concatenation costs Redis.
+# KEYS: the known set's meta hash, the user's visible entry, the portal's names hash, the
+# discovery lock. ARGV: the flow keys' prefix, the generation's field.
+# Returns {discovering} when a part is missing or stale, else {discovering, visible entry,
+# flow entries joined by newlines (JSON escapes every newline inside a value), and a JSON
+# array of owner id, name pairs (false: no cached name)}.
+_LOAD = """
+local discovering = redis.call('EXISTS', KEYS[4])
+local visible = redis.call('GET', KEYS[2])
+if not visible then return {discovering} end
+local record = cjson.decode(visible)
+if tonumber(record['gen']) ~= tonumber(redis.call('HGET', KEYS[1], ARGV[2]) or 0) then
+  return {discovering}
+end
+local ids, flows, owners, seen = record['ids'], {}, {}, {}
+-- unpack() is bounded by Lua's stack: a few hundred keys a call
+for first = 1, #ids, 500 do
+  local keys = {}
+  for i = first, math.min(first + 499, #ids) do
+    keys[#keys + 1] = ARGV[1] .. string.format('%d', ids[i])
+  end
+  for _, value in ipairs(redis.call('MGET', unpack(keys))) do
+    if not value then return {discovering} end
+    flows[#flows + 1] = value
+    local owner = string.match(value, '"ownerId":"?(%d+)')
+    if owner and not seen[owner] then
+      seen[owner] = true
+      owners[#owners + 1] = owner
+    end
+  end
+end
+local names = {}
+for first = 1, #owners, 500 do
+  local found = redis.call('HMGET', KEYS[3], unpack(owners, first, math.min(first + 499, #owners)))
+  for i, name in ipairs(found) do
+    names[#names + 1] = {owners[first + i - 1], name}
+  end
+end
+return {discovering, visible, table.concat(flows, '\\n'), cjson.encode(names)}
+"""
+_FLOW = "flow"
+
+
 def flow_key(member_id: str, flow_id: int) -> str:
-    return portal_key(member_id, "flow", int(flow_id))
+    return portal_key(member_id, _FLOW, int(flow_id))
 
 
 def visible_key(member_id: str, user_id: int) -> str:
@@ -76,6 +126,10 @@ class Cached:
     flows: list[dict]
     read_at: float
     is_admin: bool
+    #: the cached display names of the flows' owners (an owner without one is absent)
+    names: dict[int, str]
+    #: whether a discovery run is looking for more flows (read in the same round trip)
+    discovering: bool
 
 
 def entry(raw: dict, read_at: float) -> str:
@@ -112,26 +166,32 @@ def store_visible(
         r.set(visible_key(member_id, user_id), value, px=_ttl_ms("VISIBILITY_CACHE_TTL"))
 
 
+def _pairs(decoded: list | dict) -> list:
+    # cjson writes an empty table as {}: no owners comes as an empty object.
+    return decoded if isinstance(decoded, list) else []
+
+
 def load(r: redis.Redis, member_id: str, user_id: int) -> Cached | None:
-    """The user's cached list, or ``None`` when any part of it is missing or stale."""
+    """The user's cached list in one Redis round trip, or ``None`` when any part is missing or stale."""
     if not enabled():
         return None
-    pipe = r.pipeline(transaction=False)
-    current, visible = (
-        pipe.hget(meta_key(member_id), GENERATION).get(visible_key(member_id, user_id)).execute()
-    )
-    if visible is None:
+    keys = [
+        meta_key(member_id),
+        visible_key(member_id, user_id),
+        user_names.users_key(member_id),
+        discovery_lock_key(member_id),
+    ]
+    answer = r.eval(_LOAD, len(keys), *keys, portal_key(member_id, _FLOW, ""), GENERATION)
+    if len(answer) == 1:
         return None
+    discovering, visible, joined, names = answer
     record = json.loads(visible)
-    if record["gen"] != int(current or 0):
-        return None
-    ids = record["ids"]
-    values = r.mget([flow_key(member_id, flow_id) for flow_id in ids]) if ids else []
-    if any(value is None for value in values):
-        return None
-    stamps, raws = zip(*(value.split(" ", 1) for value in values), strict=True) if values else ((), ())
+    entries = [value.split(" ", 1) for value in joined.split("\n")] if joined else []
     return Cached(
-        flows=[json.loads(raw) for raw in raws],
-        read_at=min([record["at"], *(float(stamp) for stamp in stamps)]),
+        # One parse for the whole list: the entries are JSON objects already.
+        flows=json.loads(f"[{','.join(raw for _, raw in entries)}]"),
+        read_at=min([record["at"], *(float(stamp) for stamp, _ in entries)]),
         is_admin=bool(record["admin"]),
+        names={int(owner): name for owner, name in _pairs(json.loads(names)) if name},
+        discovering=bool(discovering),
     )

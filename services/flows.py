@@ -138,18 +138,22 @@ def load_page(client: RestClient, r: Any, member_id: str, user_id: int, portal_o
     return _page(raw.values(), user_id, portal_origin, names, is_admin=is_admin, read_at=read_at)
 
 
-def cached_page(r: Any, member_id: str, user_id: int, portal_origin: str) -> FlowPage | None:
-    """The user's list from the cache (no portal request), or ``None`` when it must be read."""
+def cached_page(r: Any, member_id: str, user_id: int, portal_origin: str) -> tuple[FlowPage, bool] | None:
+    """The user's list from the cache and whether discovery is running, in one Redis round trip and
+    no portal request; ``None`` when it must be read."""
     cached = flow_cache.load(r, member_id, user_id)
-    if cached is None:
+    if cached is None or _owners(cached.flows) - cached.names.keys():
         return None
-    owners = _owners(cached.flows)
-    names = user_names.cached_names(r, member_id, owners)
-    if owners - names.keys():
-        return None
-    return _page(
-        cached.flows, user_id, portal_origin, names, is_admin=cached.is_admin, read_at=cached.read_at, cached=True
+    page = _page(
+        cached.flows,
+        user_id,
+        portal_origin,
+        cached.names,
+        is_admin=cached.is_admin,
+        read_at=cached.read_at,
+        cached=True,
     )
+    return page, cached.discovering
 
 
 def describe(client: RestClient, r: Any, member_id: str, user_id: int, portal_origin: str, raw: dict) -> Flow:

@@ -22,6 +22,7 @@ from services.errors import SessionInvalid
 
 HEADER = "X-Frame-Session"
 _SALT = "frame-session"
+_EXTENSION = "flow_switch.frame_session"
 
 
 @dataclass(frozen=True)
@@ -41,10 +42,15 @@ class _Signer(TimestampSigner):
 
 
 def _serializer() -> URLSafeTimedSerializer:
-    config = current_app.config
-    # itsdangerous signs with the last key and accepts any of them.
-    keys = [*config["SECRET_KEY_FALLBACKS"], config["SECRET_KEY"]]
-    return URLSafeTimedSerializer(keys, salt=_SALT, signer=_Signer)
+    # Built once per app (the keys do not change while it runs): building one costs about as
+    # much as checking a signature, and every API request checks one.
+    serializer = current_app.extensions.get(_EXTENSION)
+    if serializer is None:
+        config = current_app.config
+        # itsdangerous signs with the last key and accepts any of them.
+        keys = [*config["SECRET_KEY_FALLBACKS"], config["SECRET_KEY"]]
+        serializer = current_app.extensions[_EXTENSION] = URLSafeTimedSerializer(keys, salt=_SALT, signer=_Signer)
+    return serializer
 
 
 def issue(session: FrameSession) -> str:

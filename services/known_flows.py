@@ -24,6 +24,11 @@ def meta_key(member_id: str) -> str:
     return portal_key(member_id, "flows", "meta")
 
 
+def discovery_lock_key(member_id: str) -> str:
+    """Held while a discovery run looks for the portal's flows (``services/discovery.py``)."""
+    return portal_key(member_id, "lock", "discovery")
+
+
 def known_ids(r: Any, member_id: str) -> list[int]:
     return sorted(int(flow_id) for flow_id in r.smembers(flows_key(member_id)))
 

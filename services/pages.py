@@ -73,9 +73,10 @@ def reload(session: FrameSession, *, fresh: bool = False) -> tuple[flows.FlowPag
         limit = current_app.config["FRESH_READS_PER_MINUTE"]
         window = FixedWindow(r, portal_key(session.member_id, "fresh"), limit=limit, window=60)
         fresh = window.count(str(session.user_id)) <= limit
-    page = None if fresh else flows.cached_page(*args)
-    if page is None:
-        page = flows.load_page(rest_client_for(session.member_id, session.user_id), *args)
+    cached = None if fresh else flows.cached_page(*args)
+    if cached is not None:
+        return cached
+    page = flows.load_page(rest_client_for(session.member_id, session.user_id), *args)
     return page, discovery.is_running(session.member_id)
 
 

@@ -29,7 +29,7 @@ import requests
 
 from b24.encoding import http_build_query
 from b24.errors import B24Error, ExpiredToken, PortalUnreachable, error_from_payload, error_from_response
-from b24.http import get_session, post
+from b24.http import POOL_PER_PORTAL, get_session, post
 from b24.ratelimit import PortalRateLimiter
 
 log = logging.getLogger(__name__)
@@ -254,28 +254,40 @@ class RestClient:
         body = {"halt": int(halt), "cmd": cmd if isinstance(commands, Mapping) else list(cmd.values())}
         return self._request("batch", body, idempotent, lambda payload: _batch_result(payload, keys))
 
-    def batch_all(self, commands: Mapping[Key, Command], *, concurrency: int = 4) -> BatchResult:
-        """Any number of read commands: batches of 50, ``concurrency`` of them in flight at once.
+    def batch_all(self, commands: Mapping[Key, Command]) -> BatchResult:
+        """Any number of read commands: batches of 50, side by side as far as the budget allows.
 
-        A batch can answer while some of its items were refused for the portal's limits
-        (``OPERATION_TIME_LIMIT``, ``QUERY_LIMIT_EXCEEDED``); those did not run, so they are
-        sent again after a pause, up to ``max_retries`` times. An error of a whole request
-        is raised as ``batch`` raises it.
+        The batches that the portal's budget (this user's share of it) has room for right
+        now go at once, at most ``POOL_PER_PORTAL`` (the connections kept to one portal);
+        the rest follow as slots drain, each waiting for its own. A batch can answer while
+        some of its items were refused for the portal's limits (``OPERATION_TIME_LIMIT``,
+        ``QUERY_LIMIT_EXCEEDED``); those did not run, so they are sent again after a pause,
+        up to ``max_retries`` times. An error of a whole request is raised as ``batch`` raises it.
         """
         merged = BatchResult()
         pending = dict(commands)
         for attempt in range(self.max_retries + 1):
+            if not pending:
+                break
             if attempt:
                 time.sleep(self.backoff_delay(attempt - 1))
             parts = [dict(part) for part in chunked(pending.items())]
-            with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(parts)))) as pool:
+            side_by_side = self._take_free_slots(min(len(parts), POOL_PER_PORTAL))
+            with ThreadPoolExecutor(max_workers=side_by_side) as pool:
                 answers = list(pool.map(self.batch, parts))
             for answer in answers:
                 merged.absorb(answer)
             pending = {key: pending[key] for key, error in merged.errors.items() if error.retryable}
-            if not pending:
-                break
         return merged
+
+    def _take_free_slots(self, most: int) -> int:
+        """Up to ``most`` budget slots taken in one go (at least one), prepaid for the next requests."""
+        if self.limiter is None:
+            return most
+        slots = self.limiter.acquire_free(most, self.rate_wait)
+        with self._prepaid_lock:
+            self._prepaid += slots
+        return slots
 
     def _request(
         self, method: str, body: dict[str, Any], idempotent: bool, parse: Callable[[dict[str, Any]], T]

@@ -42,18 +42,17 @@ BACKGROUND_CEILING = 0.5
 
 #: ``take(key, depth, rate, ceiling, slots, who, user_depth, user_rate)``: the wait in
 #: microseconds before ``slots`` requests may go, reserved; or minus the wait when longer than
-#: ``max_wait`` (nothing reserved). Levels are stored as formatted strings: Lua would print
-#: a microsecond clock as 1.7e+15. Other scripts include this function (``services/switching``).
+#: ``max_wait`` (nothing reserved). ``free(...)``, the same arguments without ``slots`` and
+#: ``max_wait``: how many requests could go at once, without waiting. Levels are stored as
+#: formatted strings: Lua would print a microsecond clock as 1.7e+15. Other scripts include
+#: these functions (``services/switching``).
 TAKE_LUA = """
-local function take(key, depth, rate, ceiling, slots, who, user_depth, user_rate, max_wait)
+local function levels(key, rate, who, user_rate)
   local clock = redis.call('TIME')
   local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
-  rate = rate / 1000000
-  user_rate = user_rate / 1000000
   local state = redis.call('HMGET', key, 'level', 'ts', who)
   local level = tonumber(state[1]) or 0
   level = math.max(0, level - math.max(0, now - (tonumber(state[2]) or now)) * rate)
-  local wait = math.max(0, (level + slots - ceiling) / rate)
   local user_level = 0
   if who ~= '' then
     local mine = state[3] or ''
@@ -62,6 +61,25 @@ local function take(key, depth, rate, ceiling, slots, who, user_depth, user_rate
       local since = tonumber(string.sub(mine, sep + 1)) or now
       user_level = math.max(0, tonumber(string.sub(mine, 1, sep - 1)) - math.max(0, now - since) * user_rate)
     end
+  end
+  return now, level, user_level
+end
+
+local function free(key, depth, rate, ceiling, who, user_depth, user_rate)
+  local _, level, user_level = levels(key, rate / 1000000, who, user_rate / 1000000)
+  local room = ceiling - level
+  if who ~= '' then
+    room = math.min(room, user_depth - user_level)
+  end
+  return math.max(0, math.floor(room))
+end
+
+local function take(key, depth, rate, ceiling, slots, who, user_depth, user_rate, max_wait)
+  rate = rate / 1000000
+  user_rate = user_rate / 1000000
+  local now, level, user_level = levels(key, rate, who, user_rate)
+  local wait = math.max(0, (level + slots - ceiling) / rate)
+  if who ~= '' then
     wait = math.max(wait, (user_level + slots - user_depth) / user_rate)
   end
   if wait > max_wait then
@@ -82,6 +100,19 @@ _ACQUIRE = (
     TAKE_LUA
     + "return take(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]),"
     + " ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]))"
+)
+
+
+# KEYS[1] bucket; ARGV: the most slots wanted, then as ``_ACQUIRE``. Takes what is free now (at
+# least one slot, waited for); returns {slots taken, take()'s answer}.
+_ACQUIRE_FREE = (
+    TAKE_LUA
+    + """
+local depth, rate, ceiling = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local who, user_depth, user_rate = ARGV[6], tonumber(ARGV[7]), tonumber(ARGV[8])
+local slots = math.max(1, math.min(tonumber(ARGV[1]), free(KEYS[1], depth, rate, ceiling, who, user_depth, user_rate)))
+return {slots, take(KEYS[1], depth, rate, ceiling, slots, who, user_depth, user_rate, tonumber(ARGV[9]))}
+"""
 )
 
 
@@ -115,6 +146,7 @@ class PortalRateLimiter:
         self.who = f"u:{who}" if who else ""
         self.ceiling = max(1.0, self.depth * BACKGROUND_CEILING) if background else float(self.depth)
         self._script = redis_client.register_script(_ACQUIRE)
+        self._free_script = redis_client.register_script(_ACQUIRE_FREE)
 
     def args(self, slots: int, timeout: float) -> list[Any]:
         """The arguments of ``take`` after the key, for a script that includes ``TAKE_LUA``."""
@@ -143,6 +175,21 @@ class PortalRateLimiter:
             log.warning("rate limiter unavailable, request not throttled: %s", type(exc).__name__)
             return 0.0
         return self.wait_out(answer)
+
+    def acquire_free(self, most: int, timeout: float) -> int:
+        """Take as many of ``most`` slots as are free right now, in one round trip; how many.
+
+        For requests that may go side by side (the batches of a long read): they fan out as
+        far as the budget allows at this moment, no further. When none is free, one slot is
+        waited for as ``acquire`` waits. If Redis is down, all ``most`` go unthrottled.
+        """
+        try:
+            slots, answer = self._free_script(keys=[self.key], args=[most, *self.args(1, timeout)])
+        except redis.RedisError as exc:
+            log.warning("rate limiter unavailable, requests not throttled: %s", type(exc).__name__)
+            return most
+        self.wait_out(int(answer))
+        return int(slots)
 
     @staticmethod
     def wait_out(answer: int) -> float:

@@ -100,14 +100,15 @@ def endpoint(path: str) -> Response:
     token = pop_token(request, params)
     if not state.admit_request():
         return error_response(RestError("QUERY_LIMIT_EXCEEDED"))
-    if state.settings.latency:
-        time.sleep(state.settings.latency)
-    fault = state.take_fault(requested_methods(name, params))
-    if fault is not None:
-        return error_response(fault)
-    try:
-        session = session_call(state, request, params) if token is None else None
-        result, timing = execute(session or authenticate(state, token, params), name, started)
-    except RestError as error:
-        return error_response(error)
-    return json_response(envelope(result.value, timing, total=result.total, next=result.next))
+    with state.serving():
+        if state.settings.latency:
+            time.sleep(state.settings.latency)
+        fault = state.take_fault(requested_methods(name, params))
+        if fault is not None:
+            return error_response(fault)
+        try:
+            session = session_call(state, request, params) if token is None else None
+            result, timing = execute(session or authenticate(state, token, params), name, started)
+        except RestError as error:
+            return error_response(error)
+        return json_response(envelope(result.value, timing, total=result.total, next=result.next))

@@ -375,6 +375,11 @@ class SandboxServer:
         return self.world.rest_requests
 
     @property
+    def most_in_flight(self) -> int:
+        """The most REST requests the portal was answering at once since the last reset."""
+        return self.world.most_in_flight
+
+    @property
     def refresh_grants(self) -> int:
         return self.world.refresh_grants
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import secrets
 import threading
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,6 +74,7 @@ class World:
         self.bucket = LeakyBucket(self.settings)
         self.operating = OperatingWindow(self.settings, self.clock)
         self.dispatcher = Dispatcher(self.settings, self.record_delivery)
+        self.in_flight = 0
         self.reset_counters()
 
     # --- addresses ------------------------------------------------------------------
@@ -113,6 +116,7 @@ class World:
             self.calls: Counter[tuple[str, int]] = Counter()
             self.rejected: Counter[str] = Counter()
             self.rest_requests = 0
+            self.most_in_flight = self.in_flight
             self.refresh_grants = 0
             self.code_grants = 0
             self.app_info_checks = 0
@@ -188,6 +192,18 @@ class World:
             }
 
     # --- REST request gates ----------------------------------------------------------
+
+    @contextmanager
+    def serving(self) -> Iterator[None]:
+        """One REST HTTP request being answered: counts the most answered at once (``most_in_flight``)."""
+        with self.lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.in_flight -= 1
 
     def admit_request(self) -> bool:
         """The portal's leaky bucket (fact sheet §6.1), one count per REST HTTP request."""

@@ -144,3 +144,23 @@ def test_several_slots_are_taken_at_once(redis_db):
     with pytest.raises(RateLimited):
         bucket.acquire(timeout=0, slots=2)  # nothing reserved by a refusal
     assert bucket.acquire(timeout=0) == 0.0
+
+
+def test_acquire_free_takes_what_is_free_in_one_go_and_no_more(redis_db):
+    slow = 2.0  # a slot drains in 0.5 s: nothing frees up between the steps on a busy machine
+    bucket = PortalRateLimiter(redis_db, "m9", burst=BURST, rate=slow, margin=0)
+    started = time.monotonic()
+    assert bucket.acquire_free(3, timeout=0) == 3
+    assert bucket.acquire_free(10, timeout=0) == BURST - 3  # the rest of the burst
+    with pytest.raises(RateLimited):
+        bucket.acquire(timeout=0)  # all of it was really taken
+    assert bucket.acquire_free(10, timeout=1) == 1  # none free: one slot, waited for
+    assert time.monotonic() - started >= 1 / slow - EPSILON
+
+
+def test_acquire_free_keeps_to_a_users_share_and_to_the_background_ceiling(redis_db):
+    depth = 10
+    alice = PortalRateLimiter(redis_db, "m10", burst=depth, rate=RATE, margin=0, who="a")
+    assert alice.acquire_free(depth, timeout=0) == int(depth * USER_SHARE)
+    background = PortalRateLimiter(redis_db, "m11", burst=depth, rate=RATE, margin=0, background=True)
+    assert background.acquire_free(depth, timeout=0) == int(depth * BACKGROUND_CEILING)

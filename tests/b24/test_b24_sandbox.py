@@ -270,3 +270,18 @@ def test_batch_params_survive_php_parsing(sandbox):
         }
     )
     assert batch.results == {"ru": {"exists": True}, "html": {"exists": True}, "other": {"exists": False}}
+
+
+@pytest.mark.parametrize("free", [3, 16])
+def test_batch_all_fans_out_as_far_as_the_budget_allows(sandbox, redis_db, free):
+    # 20 batches (1,000 reads); the bucket has room for ``free`` requests now and drains
+    # slowly, so the rest must each wait for a slot: never more than ``free`` side by side.
+    sandbox.settings.rate_limit = None
+    sandbox.settings.latency = 0.5  # requests sent side by side overlap, even on a busy machine
+    limiter = PortalRateLimiter(redis_db, sandbox.member_id, burst=free, rate=50.0, margin=0)
+    client = client_for(sandbox, ADMIN, limiter=limiter)
+    sandbox.reset_counters()
+    result = client.batch_all({f"f{i}": (GET, {"flowId": i}) for i in range(1, 1001)})
+    assert sandbox.rest_requests == 20
+    assert len(result.results) + len(result.errors) == 1000
+    assert sandbox.most_in_flight == free

@@ -99,36 +99,35 @@ def _users(
     return [action for user in results for action in user]
 
 
-def run(options: Options) -> list[Figure]:
-    load = QUICK if options.quick else FULL
+def measure(stack: Stack, load: Load, *, name: str = NAME) -> list[Figure]:
+    """``load`` against ``stack`` (started with the load's limit in the app), spread over its app servers."""
     limit = (load.burst, load.drain)
-    with running_stack(options, NAME, app_rate_limit=f"{load.burst}/{load.drain:g}") as stack:
-        user_ids = stack.add_users(load.users)
-        flow_ids = stack.add_flows(load.users, team=user_ids, owners=user_ids)
-        stack.know_flows(flow_ids)
-        frames = [stack.open_page(user_id) for user_id in user_ids]  # set-up, not the measured minute
-        stack.redis.delete(bucket_key(stack.member_id))
-        stack.sandbox.settings.rate_limit = limit  # both buckets start empty
-        stack.slow_down()
-        stack.sandbox.reset_counters()
-        samples: list[tuple[float, int]] = []
-        stop = threading.Event()
-        monitor = threading.Thread(target=_sample, args=(stack, stop, samples))
-        monitor.start()
-        actions = _users(stack, load, frames, flow_ids)
-        stop.set()
-        monitor.join()
-        refused = stack.sandbox.rejected("QUERY_LIMIT_EXCEEDED")
+    user_ids = stack.add_users(load.users)
+    flow_ids = stack.add_flows(load.users, team=user_ids, owners=user_ids)
+    stack.know_flows(flow_ids)
+    frames = [stack.open_page(user_id) for user_id in user_ids]  # set-up, not the measured minute
+    stack.redis.delete(bucket_key(stack.member_id))
+    stack.sandbox.settings.rate_limit = limit  # both buckets start empty
+    stack.slow_down()
+    stack.sandbox.reset_counters()
+    samples: list[tuple[float, int]] = []
+    stop = threading.Event()
+    monitor = threading.Thread(target=_sample, args=(stack, stop, samples))
+    monitor.start()
+    actions = _users(stack, load, frames, flow_ids)
+    stop.set()
+    monitor.join()
+    refused = stack.sandbox.rejected("QUERY_LIMIT_EXCEEDED")
     beyond = _rate_beyond_burst(samples, load.burst - SAFETY_MARGIN)
     statuses = Counter(status for _, status, _ in actions)
     times = [elapsed for _, _, elapsed in actions]
     busy = statuses[503]
     if beyond is None:
-        rate_figure = Figure(NAME, "the burst was never used up", f"<= {load.drain:g}/s", True)
+        rate_figure = Figure(name, "the burst was never used up", f"<= {load.drain:g}/s", True)
     else:
         rate, measured = beyond
         rate_figure = Figure(
-            NAME,
+            name,
             f"{rate:.2f} portal requests/s beyond the burst over {measured:.0f} s "
             f"(drain rate {load.drain:g}/s)",
             f"<= {load.drain:g}/s",
@@ -137,7 +136,7 @@ def run(options: Options) -> list[Figure]:
         )
     return [
         Figure(
-            NAME,
+            name,
             f"{refused} QUERY_LIMIT_EXCEEDED answers from the portal ({load.users} users, {load.seconds:g} s, "
             f"portal limit {load.burst}/{load.drain:g})",
             "0 visible to users",
@@ -146,9 +145,24 @@ def run(options: Options) -> list[Figure]:
         ),
         rate_figure,
         Figure(
-            NAME,
+            name,
             f"{len(actions)} user requests: {dict(statuses)}; {busy} 'busy, retrying' answers; "
             f"median {ms(median(times))}, p95 {ms(p95(times))}",
             value=busy,
         ),
     ]
+
+
+def load_for(options: Options) -> Load:
+    return QUICK if options.quick else FULL
+
+
+def app_limit(load: Load) -> str:
+    """The load's portal limit as the app's ``B24_RATE_LIMIT``."""
+    return f"{load.burst}/{load.drain:g}"
+
+
+def run(options: Options) -> list[Figure]:
+    load = load_for(options)
+    with running_stack(options, NAME, app_rate_limit=app_limit(load)) as stack:
+        return measure(stack, load)

@@ -2,25 +2,31 @@
 
 ``running_stack(...)`` starts the three, installs the app on the sandbox portal the way an
 administrator does (installer page, then ``installFinish``) and only then adds the
-portal latency, so set-up stays quick and every measured call pays it.
+portal latency, so set-up stays quick and every measured call pays it. With ``servers=2``
+and ``cluster=True`` it runs two app servers (as two machines would) on one Redis Cluster
+of three masters, the jobs on a plain Redis beside it; API calls then alternate between them.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import secrets
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import redis
 import requests
+from redis.cluster import RedisCluster
 
 from core.gunicorn_server import GunicornApp, start_gunicorn
+from core.redis_client import connect
+from core.redis_cluster import LocalCluster
 from core.redis_server import RedisServer
 from sandbox import data
 from sandbox.models import User
@@ -59,9 +65,15 @@ class Frame:
 @dataclass
 class Stack:
     sandbox: SandboxServer
-    app: GunicornApp
-    redis: redis.Redis
+    apps: list[GunicornApp]
+    redis: redis.Redis | RedisCluster
     latency: float
+    _turns: Iterator[int] = field(default_factory=itertools.count)
+
+    @property
+    def app(self) -> GunicornApp:
+        """The first app server: the one the portal knows as the app's URL."""
+        return self.apps[0]
 
     @property
     def member_id(self) -> str:
@@ -92,7 +104,8 @@ class Stack:
         return time.perf_counter() - started
 
     def api(self, path: str) -> str:
-        return f"{self.app.url}/api{path}"
+        """The API URL of ``path`` on the next app server in turn: the load is spread over all of them."""
+        return f"{self.apps[next(self._turns) % len(self.apps)].url}/api{path}"
 
     def add_users(self, count: int) -> list[int]:
         """``count`` more (non-admin) portal users."""
@@ -155,18 +168,28 @@ def running_stack(
     name: str,
     *,
     workers: int = 4,
+    servers: int = 1,
+    cluster: bool = False,
     app_rate_limit: str = UNLIMITED,
     portal_rate_limit: tuple[int, float] | None = None,
     app_env: Mapping[str, str] | None = None,
 ) -> Iterator[Stack]:
     """The app installed on a fresh sandbox portal; the portal is slowed down once installed."""
     directory = options.workdir / name
-    with RedisServer(directory / "redis", persistent=False) as redis_server, SandboxServer() as sandbox:
+    with ExitStack() as running:
+        env: dict[str, str] = {}
+        if cluster:
+            redis_url = running.enter_context(LocalCluster(directory / "cluster")).url
+            # RQ cannot run on a Cluster: the jobs get a plain Redis of their own.
+            env["JOBS_REDIS_URL"] = running.enter_context(RedisServer(directory / "jobs", persistent=False)).url
+        else:
+            redis_url = running.enter_context(RedisServer(directory / "redis", persistent=False)).url
+        sandbox = running.enter_context(SandboxServer())
         sandbox.settings.rate_limit = None  # until installed; then the benchmark's own
         client_secret = secrets.token_urlsafe(32)
-        env = {
+        env |= {
             "APP_ENV": "production",
-            "SECRET_KEY": secrets.token_urlsafe(48),
+            "SECRET_KEY": secrets.token_urlsafe(48),  # one key: a session from one server works on all
             "B24_CLIENT_ID": CLIENT_ID,
             "B24_CLIENT_SECRET": client_secret,
             "B24_OAUTH_SERVERS": sandbox.auth_url,
@@ -176,14 +199,13 @@ def running_stack(
             "FRESH_READS_PER_MINUTE": "100000",  # benchmarks of portal reads ask for them
             **(app_env or {}),
         }
-        app = start_gunicorn(
-            env, redis_url=redis_server.url, log_path=directory / "gunicorn.log", workers=workers
-        )
-        client = redis.Redis.from_url(redis_server.url, decode_responses=True)
-        try:
-            _install(sandbox, app, client_secret)
-            sandbox.settings.rate_limit = portal_rate_limit
-            yield Stack(sandbox, app, client, options.latency)
-        finally:
-            client.close()
-            app.stop(graceful=False)  # the measurements are taken
+        apps: list[GunicornApp] = []
+        running.callback(lambda: [app.stop(graceful=False) for app in apps])  # the measurements are taken
+        for index in range(servers):
+            log_path = directory / ("gunicorn.log" if servers == 1 else f"gunicorn{index + 1}.log")
+            apps.append(start_gunicorn(env, redis_url=redis_url, log_path=log_path, workers=workers))
+        client = connect(redis_url)
+        running.callback(client.close)
+        _install(sandbox, apps[0], client_secret)
+        sandbox.settings.rate_limit = portal_rate_limit
+        yield Stack(sandbox, apps, client, options.latency)

@@ -28,36 +28,45 @@ def _list(stack: Stack, frame: Frame, start: threading.Barrier) -> tuple[int, fl
         return answer.status_code, answer.elapsed.total_seconds()
 
 
-def run(options: Options) -> list[Figure]:
-    users, per_user = (4, 5) if options.quick else (20, 10)
+def measure(stack: Stack, users: int, per_user: int, *, name: str = NAME, where: str = "") -> list[Figure]:
+    """The storm against ``stack`` (its API calls spread over its app servers): the two figures."""
     total = users * per_user
-    with running_stack(options, NAME, workers=WORKERS) as stack:
-        user_ids = stack.add_users(users)
-        stack.know_flows(stack.add_flows(10, team=user_ids))
-        frames = [stack.open_page(user_id) for user_id in user_ids]
-        stack.slow_down()
-        stack.sandbox.expire_access_tokens()
-        stack.sandbox.reset_counters()
-        start = threading.Barrier(total)
-        with ThreadPoolExecutor(total) as pool:
-            answers = list(pool.map(lambda i: _list(stack, frames[i % users], start), range(total)))
-        grants = stack.sandbox.refresh_grants
+    user_ids = stack.add_users(users)
+    stack.know_flows(stack.add_flows(10, team=user_ids))
+    frames = [stack.open_page(user_id) for user_id in user_ids]
+    stack.slow_down()
+    stack.sandbox.expire_access_tokens()
+    stack.sandbox.reset_counters()
+    start = threading.Barrier(total)
+    with ThreadPoolExecutor(total) as pool:
+        answers = list(pool.map(lambda i: _list(stack, frames[i % users], start), range(total)))
+    grants = stack.sandbox.refresh_grants
     statuses = Counter(status for status, _ in answers)
     failed = total - statuses[200]
     took = median([elapsed for _, elapsed in answers])
     return [
         Figure(
-            NAME,
-            f"{grants} refresh grants for {users} users ({total} concurrent requests, {WORKERS} workers)",
+            name,
+            f"{grants} refresh grants for {users} users ({total} concurrent requests, {where or f'{WORKERS} workers'})",
             f"{users} (one per user)",
             grants == users,
             grants,
         ),
         Figure(
-            NAME,
+            name,
             f"{failed} failed requests (statuses {dict(statuses)}); median answer {ms(took)}",
             "0",
             failed == 0,
             failed,
         ),
     ]
+
+
+def sizes(options: Options) -> tuple[int, int]:
+    """Users, and requests per user."""
+    return (4, 5) if options.quick else (20, 10)
+
+
+def run(options: Options) -> list[Figure]:
+    with running_stack(options, NAME, workers=WORKERS) as stack:
+        return measure(stack, *sizes(options))

@@ -16,7 +16,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from bench.stack import Options, running_stack
+from bench.stack import Options, Stack, running_stack
 from bench.stats import Figure
 from core.gunicorn_server import start_gunicorn
 from core.redis_server import RedisServer
@@ -25,34 +25,57 @@ from sandbox import data
 NAME = "throughput"
 SCRIPT = Path(__file__).with_name("session_header.lua")
 CONNECTIONS = 64
+TARGET = 0.5  # of the minimal view's rate (issue 10)
 
 
 def wrk(url: str, seconds: float, session: str = "") -> tuple[float, int]:
     """Requests per second and the number of answers that were not 2xx/3xx."""
+    return wrk_all([url], seconds, session)
+
+
+def wrk_all(
+    urls: list[str], seconds: float, session: str = "", connections: int = CONNECTIONS
+) -> tuple[float, int]:
+    """``wrk`` against every URL at once (``connections`` shared out): total requests/s and failures."""
     binary = shutil.which("wrk")
     if binary is None:
         raise RuntimeError("wrk is not installed (make bench installs it)")
-    out = subprocess.run(
-        [binary, "-t2", f"-c{CONNECTIONS}", f"-d{seconds:g}s", "-s", str(SCRIPT), url],
-        env={**os.environ, "FLOW_SWITCH_SESSION": session},
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    if rate is None:
-        raise RuntimeError(f"unexpected wrk output:\n{out}")
-    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    return float(rate.group(1)), int(errors.group(1)) if errors else 0
+    each = max(2, connections // len(urls))
+    runs = [
+        subprocess.Popen(
+            [binary, "-t2", f"-c{each}", f"-d{seconds:g}s", "-s", str(SCRIPT), url],
+            env={**os.environ, "FLOW_SWITCH_SESSION": session},
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for url in urls
+    ]
+    total, failed = 0.0, 0
+    for run_ in runs:
+        out, _ = run_.communicate()
+        if run_.returncode:
+            raise RuntimeError(f"wrk exited with {run_.returncode}:\n{out}")
+        rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
+        if rate is None:
+            raise RuntimeError(f"unexpected wrk output:\n{out}")
+        errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+        total += float(rate.group(1))
+        failed += int(errors.group(1)) if errors else 0
+    return total, failed
+
+
+def cached_list_session(stack: Stack) -> str:
+    """Fill the list cache (a page open with 10 known flows); the session wrk sends."""
+    stack.know_flows(stack.add_flows(10))
+    frame = stack.open_page(data.ADMIN)
+    stack.slow_down()
+    return frame.headers["X-Frame-Session"]
 
 
 def run(options: Options) -> list[Figure]:
     seconds = 1 if options.quick else 10
     with running_stack(options, NAME) as stack:
-        stack.know_flows(stack.add_flows(10))
-        frame = stack.open_page(data.ADMIN)
-        stack.slow_down()
-        session = frame.headers["X-Frame-Session"]
+        session = cached_list_session(stack)
         if not options.quick:
             wrk(stack.api("/flows"), 1, session)  # warm
         stack.sandbox.reset_counters()
@@ -78,6 +101,8 @@ def run(options: Options) -> list[Figure]:
             f"list API {app_rate:.0f} req/s ({app_errors} errors, {portal_requests} portal requests) = "
             f"{app_rate / base_rate:.2f} x a minimal Flask JSON view ({base_rate:.0f} req/s), "
             f"wrk {CONNECTIONS} connections",
-            value=app_rate / base_rate,
+            f">= {TARGET:g} x",
+            app_rate / base_rate >= TARGET,
+            app_rate / base_rate,
         )
     ]

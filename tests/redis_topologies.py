@@ -6,54 +6,22 @@ test server, and are shared by the tests of a session.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
 
-from core.redis_server import RedisServer, find_server_binary, free_port
+from core.redis_cluster import LocalCluster
+from core.redis_server import RedisServer, find_server_binary
 from tests.install.live import eventually
-
-SLOT_RANGES = [(0, 5460), (5461, 10922), (10923, 16383)]
-
-
-def _is_free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def cluster_port() -> int:
-    """A free port whose cluster bus port (+10000) is valid and free too."""
-    while True:
-        port = free_port()
-        if port <= 55535 and _is_free(port + 10000):
-            return port
 
 
 @pytest.fixture(scope="session")
 def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``redis+cluster://`` URL of three masters, each owning a third of the slots."""
-    servers = []
-    for index in range(3):
-        directory = tmp_path_factory.mktemp(f"cluster{index}")
-        args = ["--cluster-enabled", "yes", "--cluster-config-file", str(directory / "nodes.conf")]
-        servers.append(RedisServer(directory, port=cluster_port(), persistent=False, extra_args=args).start())
-    try:
-        nodes = [redis.Redis(port=server.port) for server in servers]
-        for node, (low, high) in zip(nodes, SLOT_RANGES, strict=True):
-            node.execute_command("CLUSTER ADDSLOTSRANGE", low, high)
-            node.execute_command("CLUSTER MEET", "127.0.0.1", servers[0].port)
-        eventually(lambda: all(n.cluster("info")["cluster_state"] == "ok" for n in nodes), timeout=15.0)
-        yield "redis+cluster://" + ",".join(f"127.0.0.1:{server.port}" for server in servers)
-    finally:
-        for server in servers:
-            server.stop()
+    with LocalCluster(tmp_path_factory.mktemp("cluster")) as cluster:
+        yield cluster.url
 
 
 class SentinelServer(RedisServer):

@@ -25,11 +25,9 @@ from itertools import islice
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
-import requests
-
 from b24.encoding import http_build_query
 from b24.errors import B24Error, ExpiredToken, PortalUnreachable, error_from_payload, error_from_response
-from b24.http import POOL_PER_PORTAL, get_session, post
+from b24.http import POOL_PER_PORTAL, Transport, get_session, post
 from b24.ratelimit import PortalRateLimiter
 
 log = logging.getLogger(__name__)
@@ -186,7 +184,7 @@ class RestClient:
         *,
         limiter: PortalRateLimiter | None = None,
         timeout: float = 15.0,
-        session: requests.Session | None = None,
+        session: Transport | None = None,
         max_retries: int = 3,
         backoff: float = 0.5,
         rate_wait: float | None = None,

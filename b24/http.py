@@ -1,21 +1,30 @@
-"""HTTP transport to portals: one pooled ``requests.Session`` per process.
+"""HTTP transport to portals: one pool of connections per process (urllib3).
 
-Reusing connections matters: a TLS handshake costs more than most REST calls. The
-session is created lazily and again in a forked child (gunicorn forks workers after
-the app is imported), because a pooled socket must never be shared between processes.
+Reusing connections matters: a TLS handshake costs more than most REST calls. The pools
+are created lazily and again in a forked child (gunicorn forks workers after the app is
+imported), because a pooled socket must never be shared between processes.
+
+urllib3 is used directly: on top of it, requests merged its settings, prepared the request
+and parsed cookies twice on every call, about 0.2 ms of CPU a call on the benchmark machine
+(bench/); a switch makes two calls, a page open with 1,000 flows twenty-one. What requests
+read from the environment is read here once: the CA bundle (``REQUESTS_CA_BUNDLE`` or
+``CURL_CA_BUNDLE``, else certifi's, as requests did) and the proxies with their
+``no_proxy`` exceptions.
 """
 
 from __future__ import annotations
 
+import json as jsonlib
 import os
 import threading
 from typing import Any
-from urllib.parse import urljoin
-from urllib.request import getproxies_environment
+from urllib.parse import urlencode, urljoin, urlsplit
+from urllib.request import getproxies_environment, proxy_bypass_environment
 
-import requests
-from requests.adapters import HTTPAdapter
-from urllib3.exceptions import NewConnectionError
+import certifi
+import urllib3
+from urllib3.exceptions import ConnectTimeoutError, HTTPError, NewConnectionError
+from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
 from b24.errors import PortalMoved, PortalUnreachable
 
@@ -26,33 +35,58 @@ USER_AGENT = f"flow-switch/{VERSION}"
 POOL_PORTALS = 32
 POOL_PER_PORTAL = 16
 
-# Besides proxy variables, the environment settings requests would otherwise miss.
 CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+_HEADERS = {"User-Agent": USER_AGENT, "Accept": "application/json", "Accept-Encoding": "gzip, deflate"}
+
+
+class Transport:
+    """Connection pools per host, through the proxy the environment names for it; no retries
+    at this level (the REST client decides what may be sent again)."""
+
+    def __init__(self) -> None:
+        found = getproxies_environment()
+        self._no_proxy = found  # proxy_bypass_environment reads its "no" entry
+        self.proxies = {scheme: url for scheme, url in found.items() if scheme != "no"}
+        self.ca_certs = next(
+            (os.environ[name] for name in CA_BUNDLE_VARIABLES if os.environ.get(name)), certifi.where()
+        )
+        settings: dict[str, Any] = {
+            "num_pools": POOL_PORTALS,
+            "maxsize": POOL_PER_PORTAL,
+            "retries": False,
+            "ca_certs": self.ca_certs,
+        }
+        self.direct = urllib3.PoolManager(**settings)
+        self._proxied = {url: urllib3.ProxyManager(url, **settings) for url in set(self.proxies.values())}
+
+    def pool_for(self, url: str) -> urllib3.PoolManager:
+        """The direct pools, or those of the proxy the environment names for ``url``'s scheme."""
+        parts = urlsplit(url)
+        proxy = self.proxies.get(parts.scheme) or self.proxies.get("all")
+        if proxy is None or proxy_bypass_environment(parts.hostname or "", self._no_proxy):
+            return self.direct
+        return self._proxied[proxy]
+
+    def request(
+        self, url: str, body: bytes, headers: dict[str, str], timeout: float
+    ) -> urllib3.BaseHTTPResponse:
+        """POST ``body``; the whole answer is read (the connection goes back to the pool)."""
+        return self.pool_for(url).request(
+            "POST", url, body=body, headers=_HEADERS | headers, timeout=timeout, retries=False, redirect=False
+        )
+
 
 _lock = threading.Lock()
-_session: requests.Session | None = None
+_session: Transport | None = None
 _session_pid = 0
 
 
-def new_session() -> requests.Session:
-    """A session with a sized pool and no transport-level retries (the client decides)."""
-    session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=POOL_PORTALS, pool_maxsize=POOL_PER_PORTAL, max_retries=0)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    session.headers["User-Agent"] = USER_AGENT
-    # With trust_env, requests searches the whole environment (proxies, CA bundle, .netrc) again
-    # on every call: 0.2-0.5 ms each (measured by bench/). A CA bundle is read here once; only a
-    # proxy (which no_proxy may exempt a host from, per request) needs the search.
-    bundle = next((os.environ[name] for name in CA_BUNDLE_VARIABLES if os.environ.get(name)), None)
-    if bundle:
-        session.verify = bundle
-    session.trust_env = any(scheme != "no" for scheme in getproxies_environment())
-    return session
+def new_session() -> Transport:
+    return Transport()
 
 
-def get_session() -> requests.Session:
-    """This process's session; a forked child gets a fresh one."""
+def get_session() -> Transport:
+    """This process's transport; a forked child gets a fresh one."""
     global _session, _session_pid
     pid = os.getpid()
     if _session is None or _session_pid != pid:
@@ -71,20 +105,13 @@ def _reset_after_fork() -> None:
 os.register_at_fork(after_in_child=_reset_after_fork)
 
 
-def _never_connected(exc: requests.RequestException) -> bool:
-    if isinstance(exc, requests.ConnectTimeout):
-        return True
-    reason = exc.args[0] if exc.args else None
-    return isinstance(getattr(reason, "reason", reason), NewConnectionError)
-
-
-def _unreachable(code: str, exc: requests.RequestException) -> PortalUnreachable:
+def _unreachable(code: str, exc: Exception, *, sent: bool) -> PortalUnreachable:
     # The text names the host and method only: the token travels in a header.
-    return PortalUnreachable(code, f"{type(exc).__name__}: {exc}", request_sent=not _never_connected(exc))
+    return PortalUnreachable(code, f"{type(exc).__name__}: {exc}", request_sent=sent)
 
 
 def post(
-    session: requests.Session,
+    session: Transport,
     url: str,
     *,
     json: Any = None,
@@ -98,23 +125,28 @@ def post(
     followed: a POST must not turn into a GET elsewhere, nor carry a token there, and
     Bitrix24 redirects only when the portal's address changed (``PortalMoved``).
     """
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    if form is not None:
+        body = urlencode(form).encode()
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    else:
+        body = jsonlib.dumps(json, allow_nan=False).encode()
+        headers["Content-Type"] = "application/json"
     try:
-        response = session.post(
-            url,
-            json=json,
-            data=form,
-            headers={"Authorization": f"Bearer {token}"} if token else None,
-            timeout=timeout,
-            allow_redirects=False,
-        )
-    except requests.Timeout as exc:
-        raise _unreachable("TIMEOUT", exc) from exc
-    except requests.RequestException as exc:
-        raise _unreachable("CONNECTION_FAILED", exc) from exc
-    if response.is_redirect:
-        raise PortalMoved(urljoin(url, response.headers["Location"]), response.status_code)
+        response = session.request(url, body, headers, timeout)
+    except NewConnectionError as exc:  # refused, unresolvable: nothing was sent
+        raise _unreachable("CONNECTION_FAILED", exc, sent=False) from exc
+    except ConnectTimeoutError as exc:
+        raise _unreachable("TIMEOUT", exc, sent=False) from exc
+    except Urllib3Timeout as exc:  # the request went out; the answer did not come in time
+        raise _unreachable("TIMEOUT", exc, sent=True) from exc
+    except (HTTPError, OSError) as exc:
+        raise _unreachable("CONNECTION_FAILED", exc, sent=True) from exc
+    location = response.get_redirect_location()
+    if location:
+        raise PortalMoved(urljoin(url, location), response.status)
     try:
-        payload = response.json()
+        payload = jsonlib.loads(response.data)
     except ValueError:
         payload = None
-    return response.status_code, payload if isinstance(payload, dict) else None
+    return response.status, payload if isinstance(payload, dict) else None

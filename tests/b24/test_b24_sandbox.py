@@ -6,7 +6,6 @@ import time
 
 import pytest
 import requests
-from requests.adapters import HTTPAdapter
 
 from b24.client import RestClient
 from b24.errors import (
@@ -18,7 +17,7 @@ from b24.errors import (
     PortalUnreachable,
     RateLimited,
 )
-from b24.http import new_session
+from b24.http import Transport
 from b24.ratelimit import PortalRateLimiter
 from sandbox.data import ADMIN, HTML_FLOW_NAME, MEMBER, OUTSIDER, OWNER
 from sandbox.server import SandboxServer
@@ -202,28 +201,27 @@ def test_limits_are_not_retried_for_a_toggle(sandbox, code):
     assert sandbox.flow(SUPPORT_FLOW).active is True
 
 
-class CountingAdapter(HTTPAdapter):
-    """Counts the HTTP requests a session sends (a timed-out one included: it has no response)."""
+class CountingTransport(Transport):
+    """Counts the HTTP requests it sends (a timed-out one included: it has no response)."""
 
     sent = 0
 
-    def send(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        CountingAdapter.sent += 1
-        return super().send(*args, **kwargs)
+    def request(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        CountingTransport.sent += 1
+        return super().request(*args, **kwargs)
 
 
 def test_a_toggle_that_timed_out_is_never_repeated(sandbox):
     # The portal runs activate but answers too late: a repeat would switch the flow back.
-    session = new_session()
-    session.mount("http://", CountingAdapter(max_retries=0))
-    CountingAdapter.sent = 0
+    session = CountingTransport()
+    CountingTransport.sent = 0
     sandbox.settings.latency = 0.4
     with pytest.raises(PortalUnreachable) as caught:
         client_for(sandbox, OWNER, timeout=0.2, session=session).call(
             ACTIVATE, {"flowId": SUPPORT_FLOW}, idempotent=False
         )
     assert caught.value.request_sent
-    assert CountingAdapter.sent == 1  # the client is done: it sent the toggle once, and no more
+    assert CountingTransport.sent == 1  # the client is done: it sent the toggle once, and no more
     eventually(lambda: sandbox.calls(ACTIVATE) == 1)  # the portal ran it, late
     assert sandbox.rest_requests == 1
     assert sandbox.flow(SUPPORT_FLOW).active is False

@@ -95,6 +95,8 @@ def run(options: Options) -> list[Figure]:
         figures.append(races(stack, 2 if options.quick else 10))
         figures.append(two_against_one(stack, 1 if options.quick else 10, options.quick))
     load = ratelimit.load_for(options)
-    with running_stack(options, f"{NAME}-ratelimit", app_rate_limit=ratelimit.app_limit(load), **common) as stack:
+    with running_stack(
+        options, f"{NAME}-ratelimit", app_rate_limit=ratelimit.app_limit(load), **common
+    ) as stack:
         figures += ratelimit.measure(stack, load, name=NAME)
     return figures

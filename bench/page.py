@@ -15,6 +15,7 @@ import time
 
 import requests
 
+from b24.http import Transport
 from b24.ratelimit import SAFETY_MARGIN, USER_SHARE, bucket_key
 from bench.stack import Options, Stack, running_stack
 from bench.stats import Figure, median, ms
@@ -42,6 +43,7 @@ def run(options: Options) -> list[Figure]:
     opens = 2 if options.quick else 5
     burst = int(LIMIT.split("/")[0])
     figures = []
+    portal = Transport()
     with running_stack(options, NAME, app_rate_limit=LIMIT) as stack, requests.Session() as http:
         flow_ids: list[int] = []
         for size in sizes:
@@ -51,7 +53,7 @@ def run(options: Options) -> list[Figure]:
             _open(stack, http, size)  # warm: owner names cached from now on, like any second open
             runs = [_open(stack, http, size) for _ in range(opens)]
             token = stack.sandbox.issue_tokens(data.ADMIN)["access_token"]
-            round_trip = median([stack.bare_round_trip(http, token) for _ in range(opens)])
+            round_trip = median([stack.bare_round_trip(portal, token) for _ in range(opens)])
             stack.sandbox.settings.latency = stack.sandbox.settings.auth_latency = 0.0  # quick set-up
             took = median([elapsed for elapsed, _, _, _ in runs])
             requests_per_open = max(rest for _, rest, _, _ in runs)

@@ -24,6 +24,7 @@ import redis
 import requests
 from redis.cluster import RedisCluster
 
+from b24.http import Transport
 from core.gunicorn_server import GunicornApp, start_gunicorn
 from core.redis_client import connect
 from core.redis_cluster import LocalCluster
@@ -92,16 +93,16 @@ class Stack:
             raise RuntimeError(f"the flows page of user {user_id} failed: {page['loadError']}")
         return Frame(user_id, page)
 
-    def bare_round_trip(self, http: requests.Session, token: str) -> float:
-        """One portal REST request sent from here (no app in between): its wall time."""
+    def bare_round_trip(self, http: Transport, token: str) -> float:
+        """One portal REST request sent from here with the app's HTTP client (no app in between): its wall time."""
         started = time.perf_counter()
-        answer = http.post(
-            f"{self.sandbox.client_endpoint}user.current",
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=30,
+        answer = http.request(
+            f"{self.sandbox.client_endpoint}user.current", b"{}", {"Authorization": f"Bearer {token}"}, 30
         )
-        answer.raise_for_status()
-        return time.perf_counter() - started
+        elapsed = time.perf_counter() - started
+        if answer.status != 200:
+            raise RuntimeError(f"user.current answered {answer.status}")
+        return elapsed
 
     def api(self, path: str) -> str:
         """The API URL of ``path`` on the next app server in turn: the load is spread over all of them."""
@@ -181,7 +182,9 @@ def running_stack(
         if cluster:
             redis_url = running.enter_context(LocalCluster(directory / "cluster")).url
             # RQ cannot run on a Cluster: the jobs get a plain Redis of their own.
-            env["JOBS_REDIS_URL"] = running.enter_context(RedisServer(directory / "jobs", persistent=False)).url
+            env["JOBS_REDIS_URL"] = running.enter_context(
+                RedisServer(directory / "jobs", persistent=False)
+            ).url
         else:
             redis_url = running.enter_context(RedisServer(directory / "redis", persistent=False)).url
         sandbox = running.enter_context(SandboxServer())

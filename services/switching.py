@@ -9,9 +9,9 @@ user's back, and an ambiguous one (a timeout, a 5xx) is judged by reading the fl
 Fairness (nobody's refused attempts may keep the owner from switching): a switch takes
 its budget (both portal requests) before the lock and never waits for the budget while
 holding it, and a user may have only ``PER_FLOW`` switches of one flow and ``PER_USER`` in
-all in flight. Redis round trips: the portal record and the user's pair (one), the
-admission (in-flight mark, budget and lock in one script), the release (lock, mark and
-the flow's cache entry in one script).
+all in flight. Redis round trips: the admission (in-flight mark, budget and lock in one
+script, which also reads the portal record and the user's pair for ``switch_as``), the
+release (lock, mark and the flow's cache entry in one script).
 """
 
 from __future__ import annotations
@@ -25,11 +25,12 @@ from typing import TYPE_CHECKING, Any
 from flask import current_app
 
 from b24.errors import AuthError, B24Error, FlowError, FlowNotFound, OperationTimeLimit, RateLimited
-from b24.ratelimit import TAKE_LUA, PortalRateLimiter, bucket_key
+from b24.ratelimit import TAKE_LUA, bucket_key
 from core.keys import portal_key
 from core.locks import lock
 from core.redis_client import get_redis
-from oauth.tokens import rest_client_for
+from oauth.store import TokenStore
+from oauth.tokens import budget_for, rest_client_for
 from services import flow_cache
 from services.errors import FlowBusy, FlowNotVisible, SwitchRefused
 from services.flows import ACTIVATE, GET, read_flow
@@ -46,14 +47,17 @@ PER_USER = 6
 #: portal requests a switch takes from the budget up front: the read, then activate + re-read
 SLOTS = 2
 
-# KEYS: the user's in-flight hash, the portal's bucket, the flow's lock.
+# KEYS: the user's in-flight hash, the portal's bucket, the flow's lock; optionally the portal
+# record and the user's pair (read in this round trip instead of one of their own).
 # ARGV: flow id, lock token, lock/mark lifetime (ms), PER_FLOW, PER_USER, then take()'s arguments.
-# Returns {status, wait}: 'busy' (no slot for this user), 'budget' (wait = minus the wait
-# that was too long), 'locked' (budget and lock taken), 'queued' (budget reserved; wait it
-# out, then take the lock: never while holding it).
+# Returns {status, wait, record, pair}: 'busy' (no slot for this user), 'budget' (wait = minus
+# the wait that was too long), 'locked' (budget and lock taken), 'queued' (budget reserved;
+# wait it out, then take the lock: never while holding it).
 _ADMIT = (
     TAKE_LUA
     + """
+local stored = {}
+if #KEYS > 3 then stored = redis.call('MGET', KEYS[4], KEYS[5]) end
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 local ttl = tonumber(ARGV[3])
@@ -69,19 +73,19 @@ for i = 1, #marks, 2 do
   end
 end
 if mine >= tonumber(ARGV[4]) or all >= tonumber(ARGV[5]) then
-  return {'busy', 0}
+  return {'busy', 0, stored[1], stored[2]}
 end
 local wait = take(KEYS[2], tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]),
                   ARGV[10], tonumber(ARGV[11]), tonumber(ARGV[12]), tonumber(ARGV[13]))
 if wait < 0 then
-  return {'budget', wait}
+  return {'budget', wait, stored[1], stored[2]}
 end
 redis.call('HSET', KEYS[1], ARGV[1] .. ':' .. ARGV[2], now)
 redis.call('PEXPIRE', KEYS[1], ttl)
 if wait == 0 and redis.call('SET', KEYS[3], ARGV[2], 'NX', 'PX', ttl) then
-  return {'locked', 0}
+  return {'locked', 0, stored[1], stored[2]}
 end
-return {'queued', wait}
+return {'queued', wait, stored[1], stored[2]}
 """
 )
 
@@ -177,11 +181,20 @@ def _switch_locked(client: RestClient, flow_id: int, desired: bool) -> tuple[Swi
 
 
 def switch(
-    client: RestClient, r: Any, member_id: str, user_id: int, flow_id: int, desired: bool, *, how: str = "switch"
+    client: RestClient | None,
+    r: Any,
+    member_id: str,
+    user_id: int,
+    flow_id: int,
+    desired: bool,
+    *,
+    how: str = "switch",
 ) -> SwitchResult:
     """Bring a flow to ``desired`` (on/off) with the client's token (its user's); at most one toggle.
 
-    ``how`` names what asked for it (``switch``, ``bulk``, ``schedule``) in the record of the change.
+    ``client`` ``None``: the user's own (``rest_client_for``), their stored pair read in the
+    admission's round trip. ``how`` names what asked for it (``switch``, ``bulk``,
+    ``schedule``) in the record of the change.
 
     Raises ``FlowBusy`` when the user has too many switches in flight or another switch
     held the flow longer than ``SWITCH_LOCK_WAIT``, ``RateLimited`` when the user's share
@@ -194,8 +207,12 @@ def switch(
     ttl_ms = int(config["B24_HTTP_TIMEOUT"] * 4 * 1000)
     token = secrets.token_hex(16)
     keys = [in_flight_key(member_id, user_id), bucket_key(member_id), flow_lock_key(member_id, flow_id)]
-    limiter: PortalRateLimiter = client.limiter  # type: ignore[assignment]
-    status, wait = r.eval(
+    if client is None:
+        keys += TokenStore.record_keys(member_id, user_id)
+        limiter, rate_wait = budget_for(member_id, user_id)
+    else:
+        limiter, rate_wait = client.limiter, client.rate_wait  # type: ignore[assignment]
+    status, wait, *stored = r.eval(
         _ADMIT,
         len(keys),
         *keys,
@@ -204,7 +221,7 @@ def switch(
         ttl_ms,
         PER_FLOW,
         PER_USER,
-        *limiter.args(SLOTS, client.rate_wait),
+        *limiter.args(SLOTS, rate_wait),
     )
     if status == "busy":
         raise FlowBusy(flow_id)
@@ -212,6 +229,8 @@ def switch(
         limiter.wait_out(int(wait))  # raises RateLimited
     last: tuple[dict, float] | None = None
     try:
+        if client is None:
+            client = rest_client_for(member_id, user_id, stored=stored)
         if status == "queued":
             limiter.wait_out(int(wait))  # the budget first, holding nothing
             if not lock(r, keys[2], ttl_ms / 1000, config["SWITCH_LOCK_WAIT"]).acquire(token=token):
@@ -244,4 +263,4 @@ def switch(
 
 def switch_as(member_id: str, user_id: int, flow_id: int, desired: bool, *, how: str = "switch") -> SwitchResult:
     """``switch`` with the user's own stored token, as a request from them (or their schedule) does it."""
-    return switch(rest_client_for(member_id, user_id), get_redis(), member_id, user_id, flow_id, desired, how=how)
+    return switch(None, get_redis(), member_id, user_id, flow_id, desired, how=how)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -84,6 +86,25 @@ def portal_app(app_config: dict, sandbox: SandboxServer, redis_db: redis.Redis) 
 @pytest.fixture
 def portal_client(portal_app: Flask) -> FlaskClient:
     return portal_app.test_client()
+
+
+@contextmanager
+def redis_commands(r: redis.Redis) -> Iterator[list[str]]:
+    """The commands clients sent to Redis inside the block (a script's own calls not counted)."""
+    sent: list[str] = []
+    previous = r.config_get("slowlog-log-slower-than")["slowlog-log-slower-than"]
+    r.config_set("slowlog-log-slower-than", 0)  # every command is "slow": the log lists them all
+    r.slowlog_reset()
+    try:
+        yield sent
+        entries = r.slowlog_get(1000)
+    finally:
+        r.config_set("slowlog-log-slower-than", previous)
+    for entry in reversed(entries):
+        command = entry["command"].decode().split(" ", 1)[0].upper()
+        # "?:0" is the script's own client; SLOWLOG RESET is this helper's.
+        if entry["client_address"] != b"?:0" and command != "SLOWLOG":
+            sent.append(command)
 
 
 def mark_discovery_fresh(r: redis.Redis, member_id: str) -> None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 import redis
@@ -17,7 +15,7 @@ from b24.ratelimit import PortalRateLimiter
 from sandbox import data
 from sandbox.server import SandboxServer
 from services import discovery, known_flows
-from tests.flows.conftest import Page, open_page, portal_settings, wait_for_discovery
+from tests.flows.conftest import Page, open_page, portal_settings, redis_commands, wait_for_discovery
 
 SUPPORT = 1  # OWNER's, MEMBER in its team
 BUDGET = 6  # ADMIN's: MEMBER cannot see it
@@ -49,25 +47,6 @@ def test_a_reload_after_the_page_open_is_served_from_redis(
     assert sandbox.rest_requests == 0
     assert answer["cached"] is True and before <= answer["cached_at"] <= time.time()
     assert answer["flows"] == page.data["flows"]  # same names, owners, links, order
-
-
-@contextmanager
-def redis_commands(r: redis.Redis) -> Iterator[list[str]]:
-    """The commands clients sent to Redis inside the block (a script's own calls not counted)."""
-    sent: list[str] = []
-    previous = r.config_get("slowlog-log-slower-than")["slowlog-log-slower-than"]
-    r.config_set("slowlog-log-slower-than", 0)  # every command is "slow": the log lists them all
-    r.slowlog_reset()
-    try:
-        yield sent
-        entries = r.slowlog_get(1000)
-    finally:
-        r.config_set("slowlog-log-slower-than", previous)
-    for entry in reversed(entries):
-        command = entry["command"].decode().split(" ", 1)[0].upper()
-        # "?:0" is the script's own client; SLOWLOG RESET is this helper's.
-        if entry["client_address"] != b"?:0" and command != "SLOWLOG":
-            sent.append(command)
 
 
 def test_a_cached_reload_is_one_redis_command(

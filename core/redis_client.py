@@ -22,11 +22,13 @@ from urllib.parse import unquote, urlsplit
 import redis
 from flask import Flask, current_app
 from redis.cluster import ClusterNode, RedisCluster
+from redis.commands.core import Script
 from redis.sentinel import Sentinel
 
 from core.redis_server import RedisServer, answers_ping
 
 EXTENSION = "redis"
+SCRIPTS = "redis.scripts"
 
 _COMMON: dict[str, Any] = {
     "decode_responses": True,
@@ -96,6 +98,17 @@ def init_app(app: Flask) -> None:
 def get_redis() -> redis.Redis | RedisCluster:
     """The app's Redis client, one connection pool per process (flaskr's ``get_db``)."""
     return current_app.extensions[EXTENSION]
+
+
+def script(text: str) -> Script:
+    """The Lua script ``text``, registered once per app: calls send its SHA1 (``EVALSHA``), not the
+    text, and Redis does not hash the text again on every call. Call it with ``client=`` to run
+    it on another client or a pipeline."""
+    scripts = current_app.extensions.setdefault(SCRIPTS, {})
+    found = scripts.get(text)
+    if found is None:
+        found = scripts[text] = get_redis().register_script(text)
+    return found
 
 
 def start_embedded(instance_dir: str | os.PathLike[str]) -> str:

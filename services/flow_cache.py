@@ -24,6 +24,7 @@ import redis
 from flask import current_app
 
 from core.keys import portal_key
+from core.redis_client import script
 from services import user_names
 from services.known_flows import GENERATION, discovery_lock_key, meta_key
 
@@ -181,7 +182,7 @@ def load(r: redis.Redis, member_id: str, user_id: int) -> Cached | None:
         user_names.users_key(member_id),
         discovery_lock_key(member_id),
     ]
-    answer = r.eval(_LOAD, len(keys), *keys, portal_key(member_id, _FLOW, ""), GENERATION)
+    answer = script(_LOAD)(keys=keys, args=[portal_key(member_id, _FLOW, ""), GENERATION], client=r)
     if len(answer) == 1:
         return None
     discovering, visible, joined, names = answer

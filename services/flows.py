@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from b24.errors import B24Error, FlowAccessDenied, FlowNotFound
+from b24.errors import B24Error, FlowError
 from services import flow_cache, known_flows, user_names
 
 if TYPE_CHECKING:
@@ -125,13 +125,16 @@ def load_page(client: RestClient, r: Any, member_id: str, user_id: int, portal_o
     generation, ids = pipe.execute()
     read_at = time.time()
     raw, errors = read_flows(client, sorted(int(flow_id) for flow_id in ids))
-    known_flows.forget(
-        r, member_id, [flow_id for flow_id, error in errors.items() if isinstance(error, FlowNotFound)]
-    )
     names, is_admin = user_names.names_and_admin(client, r, member_id, _owners(raw.values()))
+    # A refused read says "no right, no such flow, or no flows on this plan", in the portal's
+    # language: only who was refused tells them apart. An administrator may read every flow,
+    # so a read refused to one while other flows read fine means the flow is gone.
+    refused = [flow_id for flow_id, error in errors.items() if isinstance(error, FlowError)]
+    if is_admin and raw:
+        known_flows.forget(r, member_id, refused)
     flow_cache.store_flows(r, member_id, raw.values(), read_at)
     # Only a read where every flow was either shown or refused tells what the user may see.
-    if all(isinstance(error, FlowAccessDenied) for error in errors.values()):
+    if len(refused) == len(errors):
         flow_cache.store_visible(
             r, member_id, user_id, raw, generation=int(generation or 0), read_at=read_at, is_admin=is_admin
         )

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 
-from b24.errors import AuthError, B24Error, FlowError, FlowNotFound, OperationTimeLimit, RateLimited
+from b24.errors import AuthError, B24Error, FlowError, OperationTimeLimit, RateLimited
 from b24.ratelimit import TAKE_LUA, PortalRateLimiter, bucket_key
 from core.keys import portal_key
 from core.locks import lock
@@ -132,12 +132,11 @@ def _did_not_run(error: B24Error) -> bool:
 
 
 def _read(client: RestClient, flow_id: int) -> tuple[dict, float]:
-    """The raw flow and when the read was sent; a flow error means the user may not see it."""
+    """The raw flow and when the read was sent; a refused read means the user may not see it
+    (or it is gone: Bitrix24 does not say which)."""
     read_at = time.time()
     try:
         return read_flow(client, flow_id), read_at
-    except FlowNotFound:
-        raise
     except FlowError as exc:
         raise FlowNotVisible(exc) from None
 
@@ -186,7 +185,7 @@ def switch(
     Raises ``FlowBusy`` when the user has too many switches in flight or another switch
     held the flow longer than ``SWITCH_LOCK_WAIT``, ``RateLimited`` when the user's share
     of the portal's budget is spent for longer than the client waits, ``FlowNotVisible``
-    / ``FlowNotFound`` when Bitrix24 does not show the user the flow.
+    when Bitrix24 does not show the user the flow.
     """
     config = current_app.config
     # The lock outlives the longest switch: a read and a batch (and a read again after an

@@ -10,8 +10,7 @@ import requests
 from b24.client import RestClient
 from b24.errors import (
     ExpiredToken,
-    FlowAccessDenied,
-    FlowNotFound,
+    FlowError,
     MethodNotFound,
     OperationTimeLimit,
     PortalUnreachable,
@@ -84,10 +83,10 @@ def test_paged_list_carries_total_and_next(sandbox):
 
 def test_typed_errors_from_the_portal(sandbox):
     client = client_for(sandbox, OUTSIDER)
-    with pytest.raises(FlowAccessDenied) as caught:
+    with pytest.raises(FlowError) as caught:
         client.call(GET, {"flowId": SUPPORT_FLOW})
     assert caught.value.status == 400
-    with pytest.raises(FlowNotFound):
+    with pytest.raises(FlowError):
         client_for(sandbox, ADMIN).call("tasks.flow.Flow.update", {"flowData": {"id": 9999, "name": "x"}})
     with pytest.raises(MethodNotFound):
         client.call("no.such.method")
@@ -98,7 +97,7 @@ def test_typed_errors_from_the_portal(sandbox):
 
 def test_russian_portal_texts_map_to_the_same_errors(sandbox):
     sandbox.settings.language = "ru"
-    with pytest.raises(FlowAccessDenied) as caught:
+    with pytest.raises(FlowError) as caught:
         client_for(sandbox, OUTSIDER).call(GET, {"flowId": SUPPORT_FLOW})
     assert caught.value.description == "Доступ запрещен или поток не найден"
 
@@ -118,7 +117,7 @@ def test_batch_results_errors_and_references(sandbox):
     assert [user["ID"] for user in batch.get("same")] == [str(MEMBER)]
     assert batch.get("flow")["id"] == SUPPORT_FLOW
     assert set(batch.errors) == {"hidden", "missing"}
-    with pytest.raises(FlowAccessDenied):
+    with pytest.raises(FlowError):
         batch.get("hidden")
 
 

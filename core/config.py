@@ -61,6 +61,9 @@ DEFAULTS: dict[str, Any] = {
     # seconds, then at doubling intervals, for UNINSTALL_RECHECK_FOR seconds
     "UNINSTALL_RECHECK_FIRST": 60.0,
     "UNINSTALL_RECHECK_FOR": 86400.0,
+    # after an uninstall, install and update events (late from Bitrix24's queue) are ignored
+    # for this long, unless the installer runs again
+    "UNINSTALL_TOMBSTONE_SECONDS": 7 * 86400,
 }
 
 _BOOL = {

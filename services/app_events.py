@@ -14,11 +14,11 @@ from dataclasses import replace
 
 from b24.client import RestClient
 from oauth import store, verifier
-from oauth.store import STATUS_ACTIVE, Portal
+from oauth.store import STATUS_ACTIVE, STATUS_DELETED, Portal
 from oauth.tokens import EventToken, keep_tokens, portal_limiter
 from oauth.verify import VerificationFailed
 from services.portals import current_or_new, is_admin
-from services.uninstall import same_secret, uninstall
+from services.uninstall import same_secret, uninstall, uninstalled_lately
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,10 @@ def app_installed(auth: Mapping[str, str], *, update: bool, client_address: str 
     application_token = auth.get("application_token", "")
     if not application_token:
         raise VerificationFailed("install event without application_token")
+    if uninstalled_lately(verified.member_id):
+        # Events come through a queue: this one left before the uninstall we already saw.
+        log.info("Portal %s: %s event after the uninstall ignored", verified.member_id, "update" if update else "install")
+        return "ignored"
     # Any user of the portal holds a token app.info confirms; only an administrator
     # installs or updates the app (and so may set the application_token).
     event_client = RestClient(
@@ -75,21 +79,26 @@ def app_installed(auth: Mapping[str, str], *, update: bool, client_address: str 
 
     def activate(current: Portal | None) -> Portal | None:
         nonlocal repeated
+        # The record of this installation, with its application_token (not a deleted one).
+        live = current if current is not None and current.status != STATUS_DELETED else None
+        live = live if live is not None and live.application_token else None
         repeated = (
-            current is not None
-            and current.status == STATUS_ACTIVE
-            and same_secret(current.application_token, application_token)
+            live is not None
+            and live.status == STATUS_ACTIVE
+            and (not update or same_secret(live.application_token, application_token))
         )
         if repeated:
-            return None  # the same install delivered twice (install-event URL and event.bind)
+            return None  # delivered twice, or an install event overtaken by an update's
         portal = current_or_new(
             current, verified.member_id, verified.domain, verified.client_endpoint, verified.server
         )
         return replace(
             portal,
             status=STATUS_ACTIVE,
-            application_token=application_token,
-            scope=verified.scope,
+            # An update brings a new token; an install event never replaces the token this
+            # installation already has (the installer's, or a later update's that overtook it).
+            application_token=application_token if update or live is None else live.application_token,
+            scope=verified.scope or portal.scope,
             installer_user_id=portal.installer_user_id or verified.user_id,
         )
 

@@ -58,7 +58,7 @@ def open_page(ctx: FrameContext) -> OpenedPage:
         )
     )
     if page.is_admin:
-        portals.adopt_if_orphaned(ctx.member_id, ctx.user_id)
+        portals.admin_opened(ctx)
     # Off the hot path: at most a Redis read here; the scan itself runs in a thread.
     discovery.refresh_if_stale(ctx.member_id, ctx.user_id if page.is_admin else None)
     return OpenedPage(ctx, page, session, discovery.is_running(ctx.member_id), load_error)

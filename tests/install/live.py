@@ -27,7 +27,7 @@ from app import create_app
 from core.config import from_environ
 from oauth.store import STATUS_ACTIVE, Portal
 from sandbox import data
-from services import discovery
+from services import discovery, uninstall
 
 CLIENT_ID = "local.test.app"
 CLIENT_SECRET = "test-client-secret"
@@ -127,6 +127,12 @@ def spend_refresh_token(sandbox: Any, refresh_token: str) -> None:
         },
         timeout=10,
     ).raise_for_status()
+
+
+def left_behind(r: redis.Redis, member_id: str) -> list[str]:
+    """The portal's keys but its uninstall tombstone (the one key an uninstall leaves, for a while)."""
+    tombstone = uninstall.tombstone_key(member_id)
+    return sorted(key for key in r.scan_iter(f"fs:{{{member_id}}}:*") if key != tombstone)
 
 
 def redis_dump(r: redis.Redis, match: str = "*") -> dict[str, Any]:

@@ -24,7 +24,7 @@ from core.jobs import QUEUE_NAME
 from sandbox import data
 from services import uninstall
 from tests.conftest import TEST_SECRET_KEY
-from tests.install.live import LiveApp, app_env, eventually, redis_dump, spend_refresh_token
+from tests.install.live import LiveApp, app_env, eventually, left_behind, redis_dump, spend_refresh_token
 from tests.install.test_forgery import _event
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,7 +74,7 @@ def test_a_forged_uninstall_during_an_auth_server_outage_deletes_nothing(
     assert portal_keys(redis_db, installed_portal.member_id) == before
     # The genuine uninstall still removes everything (the application_token was kept).
     assert [d.status for d in installed_portal.uninstall()] == [200]
-    assert not list(redis_db.scan_iter(f"fs:{{{installed_portal.member_id}}}:*"))
+    assert not left_behind(redis_db, installed_portal.member_id)
 
 
 def test_a_forged_uninstall_after_the_installers_refresh_token_was_spent_deletes_nothing(
@@ -113,7 +113,7 @@ def test_the_recheck_deletes_once_bitrix24_confirms_and_gives_up_after_the_windo
     sandbox.settings.auth_fault = None
     with app.app_context():  # ... is completed by the next re-check
         assert uninstall.recheck_uninstall(sandbox.member_id, 60.0) == "uninstalled"
-    assert not list(redis_db.scan_iter(f"fs:{{{sandbox.member_id}}}:*"))
+    assert not left_behind(redis_db, sandbox.member_id)
 
 
 def test_the_worker_process_completes_a_pending_uninstall(
@@ -145,4 +145,4 @@ def test_the_worker_process_completes_a_pending_uninstall(
     finally:
         worker.terminate()
         worker.wait(timeout=20)
-    assert not list(redis_db.scan_iter(f"fs:{{{sandbox.member_id}}}:*")), log.read_text()
+    assert not left_behind(redis_db, sandbox.member_id), log.read_text()

@@ -64,6 +64,8 @@ DEFAULTS: dict[str, Any] = {
     # after an uninstall, install and update events (late from Bitrix24's queue) are ignored
     # for this long, unless the installer runs again
     "UNINSTALL_TOMBSTONE_SECONDS": 7 * 86400,
+    # an administrator's page open checks the app's event handlers (event.get) at most this often
+    "EVENTS_CHECK_SECONDS": 3600,
 }
 
 _BOOL = {

@@ -8,15 +8,15 @@ list cache (``services/flow_cache.py``) is filled by every read and serves reloa
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from b24.errors import B24Error, FlowError
 from services import flow_cache, known_flows, user_names
 
 if TYPE_CHECKING:
-    from b24.client import RestClient
+    from b24.client import Command, RestClient
 
 GET = "tasks.flow.Flow.get"
 ACTIVATE = "tasks.flow.Flow.activate"
@@ -62,6 +62,8 @@ class FlowPage:
     is_admin: bool
     read_at: float = 0.0  # when the oldest part of it was read from Bitrix24 (epoch seconds)
     cached: bool = False
+    #: answers to the caller's extra commands that rode along in the page's batch
+    extras: dict[str, Any] = field(default_factory=dict)
 
 
 def read_flows(client: RestClient, ids: list[int]) -> tuple[dict[int, dict], dict[int, B24Error]]:
@@ -114,18 +116,27 @@ def _page(
     return FlowPage(flows=flows, is_admin=is_admin, read_at=read_at, cached=cached)
 
 
-def load_page(client: RestClient, r: Any, member_id: str, user_id: int, portal_origin: str) -> FlowPage:
+def load_page(
+    client: RestClient,
+    r: Any,
+    member_id: str,
+    user_id: int,
+    portal_origin: str,
+    *,
+    extra: Mapping[str, Command] | None = None,
+) -> FlowPage:
     """Every known flow this user can read, with owner names, and the user's admin flag.
 
-    Round trips: one ``batch`` per 50 known flows plus one for names and the admin flag.
-    Fills the cache that ``cached_page`` answers from.
+    Round trips: one ``batch`` per 50 known flows plus one for names and the admin flag, in
+    which the ``extra`` commands ride along (their answers: ``FlowPage.extras``). Fills the
+    cache that ``cached_page`` answers from.
     """
     pipe = r.pipeline()  # the generation the ids belong to: a later change makes this read stale
     pipe.hget(known_flows.meta_key(member_id), known_flows.GENERATION).smembers(known_flows.flows_key(member_id))
     generation, ids = pipe.execute()
     read_at = time.time()
     raw, errors = read_flows(client, sorted(int(flow_id) for flow_id in ids))
-    names, is_admin = user_names.names_and_admin(client, r, member_id, _owners(raw.values()))
+    names, is_admin, extras = user_names.names_and_admin(client, r, member_id, _owners(raw.values()), extra=extra)
     # A refused read says "no right, no such flow, or no flows on this plan", in the portal's
     # language: only who was refused tells them apart. An administrator may read every flow,
     # so a read refused to one while other flows read fine means the flow is gone.
@@ -138,7 +149,8 @@ def load_page(client: RestClient, r: Any, member_id: str, user_id: int, portal_o
         flow_cache.store_visible(
             r, member_id, user_id, raw, generation=int(generation or 0), read_at=read_at, is_admin=is_admin
         )
-    return _page(raw.values(), user_id, portal_origin, names, is_admin=is_admin, read_at=read_at)
+    page = _page(raw.values(), user_id, portal_origin, names, is_admin=is_admin, read_at=read_at)
+    return replace(page, extras=extras)
 
 
 def cached_page(r: Any, member_id: str, user_id: int, portal_origin: str) -> FlowPage | None:
@@ -157,5 +169,5 @@ def cached_page(r: Any, member_id: str, user_id: int, portal_origin: str) -> Flo
 
 def describe(client: RestClient, r: Any, member_id: str, user_id: int, portal_origin: str, raw: dict) -> Flow:
     """A single raw flow with its owner's name, for a flow just added to the list."""
-    names, _ = user_names.names_and_admin(client, r, member_id, _owners([raw]))
+    names, _, _ = user_names.names_and_admin(client, r, member_id, _owners([raw]))
     return _flow(raw, user_id=user_id, portal_origin=portal_origin, names=names)

@@ -16,18 +16,11 @@ from b24.errors import AuthServerUnavailable, InvalidToken
 from oauth import store
 from oauth.store import STATUS_ACTIVE, STATUS_DELETED, STATUS_NEW, Portal
 from oauth.tokens import rest_client_for, user_tokens
-from services import discovery, uninstall
+from services import discovery, event_bindings, uninstall
 from services.errors import AdminOnly
 from services.frames import FrameContext, accept_frame_post
 
 log = logging.getLogger(__name__)
-
-#: the app events bound at install; their handlers are removed on every update, so
-#: each installer run binds them again
-EVENTS = ("ONAPPINSTALL", "ONAPPUPDATE", "ONAPPUNINSTALL")
-
-_ALREADY_BOUND = "ERROR_HANDLER_ALREADY_EXIST"
-
 
 def run_installer(
     args: Mapping[str, str], form: Mapping[str, str], *, events_url: str, client_address: str = ""
@@ -78,7 +71,7 @@ def install(ctx: FrameContext, *, events_url: str) -> Portal:
 
     portal = store().update_portal(ctx.member_id, record)
     assert portal is not None
-    bind_events(client, events_url=events_url)
+    event_bindings.bind(client, events_url=events_url)  # removed by every update: bound on each run
     discovery.start(ctx.member_id)  # in the background, with the installer's token
     return portal
 
@@ -101,18 +94,6 @@ def check_admin(member_id: str, user_id: int) -> None:
     """Raise ``AdminOnly`` unless Bitrix24 says ``user_id`` administers the portal (their own token asks)."""
     if not is_admin(rest_client_for(member_id, user_id)):
         raise AdminOnly()
-
-
-def bind_events(client: RestClient, *, events_url: str) -> None:
-    """Unbind, then bind, every app event in one ``batch`` (idempotent)."""
-    commands: dict[str, tuple[str, dict[str, str]]] = {}
-    for event in EVENTS:
-        commands[f"unbind_{event}"] = ("event.unbind", {"event": event, "handler": events_url})
-        commands[f"bind_{event}"] = ("event.bind", {"event": event, "handler": events_url})
-    result = client.batch(commands)
-    for key, error in result.errors.items():
-        if key.startswith("bind_") and error.code != _ALREADY_BOUND:
-            raise error
 
 
 def portal_tokens_alive(member_id: str) -> bool:

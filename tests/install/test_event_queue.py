@@ -80,9 +80,12 @@ def test_an_install_event_overtaken_by_an_update_keeps_the_updates_token(
     sandbox.hold_events()
     installer_ran(sandbox, redis_db)
     sandbox.finish_install()
-    sandbox.update_app()  # a new application_token
-    assert [event for event, _ in sandbox.held_events] == ["ONAPPINSTALL", "ONAPPUPDATE"]
-    assert [d.status for d in sandbox.release_events(order=[1, 0])] == [200, 200]
+    sandbox.update_app()  # a new application_token; the new version's installer runs next
+    installer_ran(sandbox, redis_db)
+    sandbox.finish_install()
+    assert [event for event, _ in sandbox.held_events] == ["ONAPPINSTALL", "ONAPPUPDATE", "ONAPPINSTALL"]
+    # The first install event comes last, with the first version's token.
+    assert [d.status for d in sandbox.release_events(order=[1, 2, 0])] == [200, 200, 200]
     assert record(live_app, sandbox).application_token == sandbox.application_token  # the update's
 
     assert [d.status for d in sandbox.uninstall()] == [200]

@@ -121,9 +121,18 @@ class RateLimited(B24Error):
 
 
 class OperationTimeLimit(B24Error):
-    """``OPERATION_TIME_LIMIT`` (429): this method is blocked for a while; it did not run."""
+    """``OPERATION_TIME_LIMIT`` (429): this method used up its execution time; it did not run.
 
-    retryable = True
+    Not retried: the method stays blocked until its ten-minute window moves on
+    (``b24/operating.py``). Also raised by the app itself (code ``LOCAL_OPERATION_LIMIT``)
+    while it knows the method is blocked, with ``retry_after`` seconds.
+    """
+
+    def __init__(
+        self, code: str, description: str = "", status: int = 0, *, retry_after: float | None = None
+    ) -> None:
+        super().__init__(code, description, status)
+        self.retry_after = retry_after
 
 
 # --- tasks.flow.Flow.* (D7 controller errors: ``"error": "0"`` and a localized text) ---

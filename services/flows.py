@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from b24.errors import B24Error, FlowError
+from b24.errors import B24Error, FlowError, OperationTimeLimit
 from services import flow_cache, known_flows, user_names
 
 if TYPE_CHECKING:
@@ -136,6 +136,9 @@ def load_page(
     generation, ids = pipe.execute()
     read_at = time.time()
     raw, errors = read_flows(client, sorted(int(flow_id) for flow_id in ids))
+    for error in errors.values():
+        if isinstance(error, OperationTimeLimit):
+            raise error  # flows left out for a while: "busy" rather than a list with holes
     names, is_admin, extras = user_names.names_and_admin(client, r, member_id, _owners(raw.values()), extra=extra)
     # A refused read says "no right, no such flow, or no flows on this plan", in the portal's
     # language: only who was refused tells them apart. An administrator may read every flow,

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from flask import current_app
 
 from b24.errors import AuthError, B24Error, FlowError, OperationTimeLimit, RateLimited
+from b24.operating import BLOCKED_LUA
 from b24.ratelimit import TAKE_LUA, PortalRateLimiter, bucket_key
 from core.keys import portal_key
 from core.locks import lock
@@ -46,14 +47,20 @@ PER_USER = 6
 #: portal requests a switch takes from the budget up front: the read, then activate + re-read
 SLOTS = 2
 
-# KEYS: the user's in-flight hash, the portal's bucket, the flow's lock.
-# ARGV: flow id, lock token, lock/mark lifetime (ms), PER_FLOW, PER_USER, then take()'s arguments.
-# Returns {status, wait}: 'busy' (no slot for this user), 'budget' (wait = minus the wait
-# that was too long), 'locked' (budget and lock taken), 'queued' (budget reserved; wait it
-# out, then take the lock: never while holding it).
+# KEYS: the user's in-flight hash, the portal's bucket, the flow's lock, the methods' blocks.
+# ARGV: flow id, lock token, lock/mark lifetime (ms), PER_FLOW, PER_USER, then take()'s
+# arguments, then blocked()'s. Returns {status, wait}: 'blocked' (a flow method's operating
+# time is used up: wait = its microseconds left), 'busy' (no slot for this user), 'budget'
+# (wait = minus the wait that was too long), 'locked' (budget and lock taken), 'queued'
+# (budget reserved; wait it out, then take the lock: never while holding it).
 _ADMIT = (
     TAKE_LUA
+    + BLOCKED_LUA
     + """
+local left = blocked(KEYS[4], ARGV[14], ARGV[15])
+if left > 0 then
+  return {'blocked', left}
+end
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 local ttl = tonumber(ARGV[3])
@@ -192,8 +199,13 @@ def switch(
     # ambiguous answer), each up to the HTTP timeout, and a token refresh.
     ttl_ms = int(config["B24_HTTP_TIMEOUT"] * 4 * 1000)
     token = secrets.token_hex(16)
-    keys = [in_flight_key(member_id, user_id), bucket_key(member_id), flow_lock_key(member_id, flow_id)]
     limiter: PortalRateLimiter = client.limiter  # type: ignore[assignment]
+    keys = [
+        in_flight_key(member_id, user_id),
+        bucket_key(member_id),
+        flow_lock_key(member_id, flow_id),
+        limiter.blocks_key,
+    ]
     status, wait = r.eval(
         _ADMIT,
         len(keys),
@@ -204,7 +216,10 @@ def switch(
         PER_FLOW,
         PER_USER,
         *limiter.args(SLOTS, client.rate_wait),
+        *limiter.window_args((GET, ACTIVATE)),
     )
+    if status == "blocked":
+        limiter.refuse_blocked(int(wait))  # raises OperationTimeLimit: Bitrix24 would refuse it now
     if status == "busy":
         raise FlowBusy(flow_id)
     if status == "budget":

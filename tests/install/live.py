@@ -12,6 +12,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -71,19 +72,27 @@ def register_at(sandbox: Any, app_url: str) -> None:
     )
 
 
-@pytest.fixture
-def live_app(sandbox_config: dict, sandbox: Any) -> Iterator[LiveApp]:
-    app = create_app(sandbox_config)
+@contextmanager
+def serve(app: Flask, sandbox: Any) -> Iterator[LiveApp]:
+    """``app`` in a threaded WSGI server on a free port, registered with the sandbox portal."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     # ``localhost``: another site than the portal's 127.0.0.1, so the frame is cross-site.
     url = f"http://localhost:{server.server_port}"
     register_at(sandbox, url)
-    yield LiveApp(url, app)
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+    try:
+        yield LiveApp(url, app)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+@pytest.fixture
+def live_app(sandbox_config: dict, sandbox: Any) -> Iterator[LiveApp]:
+    with serve(create_app(sandbox_config), sandbox) as live:
+        yield live
 
 
 def run_installer(sandbox: Any, user_id: int = data.ADMIN) -> requests.Response:

@@ -317,7 +317,9 @@
   } else if (data.discovering) {
     pollWhileDiscovering();
   }
-  if (window.BX24 && typeof window.BX24.init === "function") {
+  // Only inside the portal's frame: opened on its own (after connecting outside the portal)
+  // the page has no portal to talk to, and the library would post to nowhere.
+  if (window.parent !== window && window.BX24 && typeof window.BX24.init === "function") {
     window.BX24.init(() => {
       bx24Ready = typeof window.BX24.fitWindow === "function";
       fitWindow();

@@ -96,6 +96,9 @@ def register_error_handlers(app: Flask, table: ErrorTable) -> None:
     def any_error(exc: Exception) -> Response:
         answer = table.answer_for(exc)
         if answer is not None:
+            why = getattr(exc, "reason", "")
+            if why:  # a refusal that tells the person nothing says why in the log (never a secret)
+                log.info("Refused %s %s: %s", answer.status, answer.code, why)
             # Bitrix24's own text for answers that quote it ("refused the change: …").
             reason = getattr(exc, "description", "") or getattr(exc, "code", "")
             return error_response(answer, reason=str(reason), **quoted(exc))

@@ -116,16 +116,23 @@ def test_install_page_and_switch_with_an_authorization_server_that_confirms_only
     assert sandbox.flow(1).active is False
 
 
-def test_error_answers_of_the_authorization_server_mean_not_verified(
-    live_app: LiveApp, sandbox: Any, redis_db: redis.Redis
+def test_error_answers_of_the_authorization_server_mean_not_verified_and_the_log_says_which(
+    live_app: LiveApp, sandbox: Any, redis_db: redis.Redis, caplog: pytest.LogCaptureFixture
 ) -> None:
     sandbox.settings.app_info_shape = "confirmed"
     install_app(sandbox, redis_db)
     url, form = sandbox.frame_post(data.OWNER)
-    made_up = {**form, "AUTH_ID": "0123456789abcdef" * 4 + "012345"}  # shaped like a token: invalid_client
-    assert requests.post(url, data=made_up, timeout=10).status_code == 403
-    sandbox.expire_access_tokens(data.OWNER)  # expired_token
-    assert requests.post(url, data=form, timeout=10).status_code == 403
-    url, form = sandbox.frame_post(data.OWNER)
-    sandbox.uninstall()  # NOT_INSTALLED
-    assert requests.post(url, data=form, timeout=10).status_code == 403
+    made_up = {**form, "AUTH_ID": "0123456789abcdef" * 4 + "012345"}  # shaped like a token
+    with caplog.at_level(logging.INFO):
+        assert requests.post(url, data=made_up, timeout=10).status_code == 403
+        sandbox.expire_access_tokens(data.OWNER)
+        assert requests.post(url, data=form, timeout=10).status_code == 403
+        url, form = sandbox.frame_post(data.OWNER)
+        sandbox.uninstall()
+        assert requests.post(url, data=form, timeout=10).status_code == 403
+    # What an operator of a real portal looks for (README, "Running against a real portal").
+    refusals = [record.getMessage() for record in caplog.records if record.getMessage().startswith("Refused 403")]
+    assert refusals == [
+        f"Refused 403 forbidden: app.info error {code}" for code in ("invalid_client", "expired_token", "NOT_INSTALLED")
+    ]
+    assert form["AUTH_ID"] not in caplog.text and made_up["AUTH_ID"] not in caplog.text

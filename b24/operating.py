@@ -25,6 +25,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -104,27 +105,24 @@ def _number(value: Any) -> float | None:
         return None
 
 
+@dataclass
 class MethodWindow:
-    """One portal's operating-time window as one caller (a user's request, or background work) sees it."""
+    """One portal's operating-time window as one caller (a user's request, or background work) sees it.
 
-    def __init__(
-        self,
-        redis_client: Any,
-        member_id: str,
-        *,
-        limit: float = 480.0,
-        default: float = 60.0,
-        longest: float = 600.0,
-        background: bool = False,
-    ) -> None:
-        self.redis = redis_client
-        self.member_id = member_id
-        self.key = blocks_key(member_id)
-        self.limit = limit
-        self.default = default
-        self.longest = longest
-        self.background = background
-        self._block_script = redis_client.register_script(_BLOCK)
+    ``limit``: the portal's operating limit per method; ``default``: seconds a refused method
+    is left alone when no reset time is known; ``longest``: the longest it ever is.
+    """
+
+    redis: Any
+    member_id: str
+    limit: float = 480.0
+    default: float = 60.0
+    longest: float = 600.0
+    background: bool = False
+
+    def __post_init__(self) -> None:
+        self.key = blocks_key(self.member_id)
+        self._block_script = self.redis.register_script(_BLOCK)
 
     def observe(self, method: str, timing: Mapping[str, Any] | None) -> None:
         """A successful answer of ``method`` and its ``time`` block: remember the reset time;

@@ -214,6 +214,9 @@ def flow_list(call: Call) -> Result:
         raise flow_error(call, UNKNOWN) from failure
     offset = _offset(call.param("start", default=0))
     rows = [_row(f, columns) for f in flows[offset : offset + PAGE]]
+    rewrite = call.world.settings.flow_list_rewrite
+    if rewrite is not None:
+        rows = rewrite(rows)
     if call.world.settings.flow_list_paging != "counted" or intval(call.param("start", default=0)) < 0:
         return Result(rows)
     following = offset + len(rows) if offset + len(rows) < len(flows) else None

@@ -10,6 +10,7 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
+from core.locks import lock
 from sandbox import data
 from sandbox.server import SandboxServer
 from services import discovery, known_flows, switching
@@ -18,6 +19,7 @@ from services.flows import GET
 from tests.flows.conftest import Reads, mark_discovery_fresh, open_page, wait_for_discovery
 
 SUPPORT = 1  # "Support requests": owned by OWNER, MEMBER in its team
+DESIGN_REVIEWS = 2  # OWNER's, no task: only an id scan or the list finds it
 ARCHIVED = 5  # "Archived onboarding": OWNER's, off
 BUDGET = 6  # "Budget approvals": ADMIN's, OWNER in its team
 
@@ -149,6 +151,31 @@ def test_a_stale_list_starts_discovery_in_the_background(
     mark_discovery_fresh(redis_db, sandbox.member_id)
     with portal_app.app_context():
         assert discovery.refresh_if_stale(sandbox.member_id) is False
+
+
+def test_a_discovery_run_that_ends_while_the_page_reads_makes_the_page_look_again(
+    portal_client: FlaskClient, sandbox: SandboxServer, redis_db: redis.Redis
+) -> None:
+    member = sandbox.member_id
+    redis_db.srem(known_flows.flows_key(member), DESIGN_REVIEWS)
+    assert lock(redis_db, discovery.lock_key(member), 60).acquire(token="a-run-under-way")
+
+    def run_ends_meanwhile(rows: list) -> str:
+        # The page has read the known ids and is asking Bitrix24: the run records flow 2 and ends.
+        # (The answer is one the app cannot use, so the page shows the known ids it read.)
+        known_flows.remember(redis_db, member, [DESIGN_REVIEWS])
+        redis_db.delete(discovery.lock_key(member))
+        return "not a list"
+
+    sandbox.settings.flow_list_rewrite = run_ends_meanwhile
+    page = open_page(portal_client, sandbox, data.OWNER)
+    assert DESIGN_REVIEWS not in {flow["id"] for flow in page.data["flows"]}
+    assert page.data["discovering"] is True  # so the page reloads ...
+
+    sandbox.settings.flow_list_rewrite = None
+    reloaded = portal_client.get("/api/flows", headers=page.headers()).get_json()
+    assert DESIGN_REVIEWS in {flow["id"] for flow in reloaded["flows"]}  # ... and shows it
+    assert reloaded["discovering"] is False
 
 
 # --- switching --------------------------------------------------------------------------

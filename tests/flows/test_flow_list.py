@@ -276,8 +276,9 @@ def test_pages_that_never_end_fall_back(
 def test_an_error_of_the_whole_request_is_not_a_reason_to_fall_back(
     portal_client: FlaskClient, sandbox: SandboxServer
 ) -> None:
-    """A refused token or a busy portal would refuse ``get`` just the same: the page says so."""
-    sandbox.inject_rest_errors("QUERY_LIMIT_EXCEEDED", count=10, methods=[LIST])  # beyond the retries
+    """A refused token, an ended subscription or a busy portal would refuse ``get`` just the same:
+    the page says so (and retries what can be retried) instead of asking again another way."""
+    sandbox.inject_rest_errors("PAYMENT_REQUIRED", count=1, methods=[LIST])
     page = open_page(portal_client, sandbox, data.OWNER)
-    assert page.data["flows"] == [] and page.data["loadError"]["error"] == "rate_limited"
-    assert sandbox.calls(GET) == 0
+    assert page.data["flows"] == [] and page.data["loadError"]["error"] == "payment_required"
+    assert sandbox.calls(GET) == 0 and sandbox.rejected("PAYMENT_REQUIRED") == 1

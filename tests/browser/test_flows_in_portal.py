@@ -177,10 +177,11 @@ def test_the_page_renders_in_each_language_fits_and_never_scrolls_sideways(
 def test_a_page_whose_tokens_died_reopens_through_the_portal(
     page: Page, sandbox: SandboxServer, live_app: LiveApp, redis_db: redis.Redis
 ) -> None:
+    page.clock.install()  # the page's clock, moved instead of waited for
     frame = open_app(page, sandbox, data.OWNER)
     switch = frame.get_by_role("switch", name="Support requests")
     expect(switch).to_be_checked()
-    page.wait_for_timeout(5500)  # only a page open for a while reopens itself (no loops)
+    page.clock.fast_forward(6000)  # only a page open for a while reopens itself (no loops)
     # The stored pair is gone (e.g. its refresh token was burned by a worker killed mid-refresh).
     redis_db.delete(f"fs:{{{sandbox.member_id}}}:user:{data.OWNER}")
     with page.expect_navigation(timeout=10_000):  # BX24.reloadWindow(): the portal posts the frame anew

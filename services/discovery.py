@@ -1,12 +1,14 @@
-"""Finding the portal's flow ids: Bitrix24 has no method that lists flows.
+"""Finding the portal's flow ids: Bitrix24 documents no method that lists flows.
 
-Three sources feed the known set ``fs:{M}:flows``:
+These sources feed the known set ``fs:{M}:flows``:
 
-1. flow ids carried by tasks (``tasks.task.list``, newest first, a few pages in one batch);
-2. a bounded scan of ids with batched ``tasks.flow.Flow.get`` (ids are auto-increment);
-3. a flow added by hand, by id or by its portal link.
+1. the portal's own, undocumented list where it has one (``services/flow_list.py``): where it
+   answers, a run needs nothing else (and every page open adds what it shows the user);
+2. otherwise, flow ids carried by tasks (``tasks.task.list``, newest first, a few pages in one batch),
+3. and a bounded scan of ids with batched ``tasks.flow.Flow.get`` (ids are auto-increment);
+4. a flow added by hand, by id or by its portal link.
 
-1 and 2 run in a background thread, one run per portal at a time across workers
+1 to 3 run in a background thread, one run per portal at a time across workers
 and servers (``fs:{M}:lock:discovery``): at install with the installer's token,
 again when the last run is older than ``DISCOVERY_STALE_SECONDS`` (started by a
 page load but never on its hot path), and when an admin asks.
@@ -30,7 +32,7 @@ from core.keys import portal_key
 from core.locks import lock, release
 from core.redis_client import get_redis
 from oauth.tokens import rest_client_for
-from services import flow_cache, flows, known_flows
+from services import flow_cache, flow_list, flows, known_flows
 from services.errors import FlowNotVisible
 from services.flow_refs import flow_id_from, parse_flow_ref
 from services.known_flows import GENERATION, meta_key
@@ -57,6 +59,7 @@ class Report:
     added: int
     #: seconds the run stopped early for, leaving a method's operating time to people (0: done)
     paused_for: float = 0.0
+    listed: bool = False  # found by the portal's own list (no tasks read, no ids scanned)
 
 
 def ids_from_tasks(client: RestClient, pages: int) -> set[int]:
@@ -135,17 +138,22 @@ def run(client: RestClient, r: redis.Redis, member_id: str, *, lock_owner: str =
     """
     config = current_app.config
     known = set(known_flows.known_ids(r, member_id))
-    try:
-        from_tasks = ids_from_tasks(client, config["DISCOVERY_TASK_PAGES"])
-    except OperationTimeLimit:
-        from_tasks = set()  # the scan alone finds them too
-    scanned, scanned_to, paused_for = scan_ids(
-        client,
-        start_hi=max(known | from_tasks, default=0),
-        margin=config["DISCOVERY_SCAN_MARGIN"],
-        limit=config["DISCOVERY_SCAN_LIMIT"],
-    )
-    found = from_tasks | scanned
+    listing = flow_list.list_flows(client, r, member_id, expected=len(known))
+    paused_for = 0.0
+    if listing is not None:
+        from_tasks, found, scanned_to = set(), listing.ids, 0
+    else:
+        try:
+            from_tasks = ids_from_tasks(client, config["DISCOVERY_TASK_PAGES"])
+        except OperationTimeLimit:
+            from_tasks = set()  # the scan alone finds them too
+        scanned, scanned_to, paused_for = scan_ids(
+            client,
+            start_hi=max(known | from_tasks, default=0),
+            margin=config["DISCOVERY_SCAN_MARGIN"],
+            limit=config["DISCOVERY_SCAN_LIMIT"],
+        )
+        found = from_tasks | scanned
     keys = (lock_key(member_id), known_flows.flows_key(member_id), meta_key(member_id))
     added = r.eval(
         _RECORD,
@@ -164,7 +172,12 @@ def run(client: RestClient, r: redis.Redis, member_id: str, *, lock_owner: str =
         r.hset(meta_key(member_id), "started_at", int(time.time() + paused_for - config["DISCOVERY_STALE_SECONDS"]))
         log.info("Discovery for %s paused for %.0f s at id %d", member_id, paused_for, scanned_to)
     return Report(
-        from_tasks=len(from_tasks), scanned_to=scanned_to, found=len(found), added=int(added), paused_for=paused_for
+        from_tasks=len(from_tasks),
+        scanned_to=scanned_to,
+        found=len(found),
+        added=int(added),
+        paused_for=paused_for,
+        listed=listing is not None,
     )
 
 

@@ -16,9 +16,10 @@ from app import create_app
 from sandbox import data
 from sandbox.server import SandboxServer
 from services import known_flows
+from services.flow_list import LIST
 from services.flows import ACTIVATE, GET
 from tests.drills.conftest import assert_clean_error
-from tests.flows.conftest import SEEDED_FLOWS, mark_discovery_fresh, open_page
+from tests.flows.conftest import SEEDED_FLOWS, Reads, mark_discovery_fresh, open_page
 from tests.install.live import eventually
 
 pytestmark = pytest.mark.drill
@@ -28,12 +29,12 @@ FLOW = 1  # OWNER's, active
 LIMITS = ["QUERY_LIMIT_EXCEEDED", "OPERATION_TIME_LIMIT"]
 
 
-def test_reads_back_off_and_succeed(drill_app: Flask, sandbox: SandboxServer):
+def test_reads_back_off_and_succeed(drill_app: Flask, sandbox: SandboxServer, reads: Reads):
     code = "QUERY_LIMIT_EXCEEDED"
     client = drill_app.test_client()
     page = open_page(client, sandbox, USER)
     sandbox.reset_counters()
-    sandbox.inject_rest_errors(code, 2, methods=[GET])
+    sandbox.inject_rest_errors(code, 2, methods=[reads.method])
 
     answer = client.get("/api/flows?fresh=1", headers=page.headers())
 
@@ -86,11 +87,12 @@ def test_activate_refused_inside_the_batch_is_not_repeated(drill_app: Flask, san
 
 
 def test_a_read_over_its_operating_time_is_busy_at_once_until_the_window_resets(
-    drill_config: dict, sandbox: SandboxServer, redis_db: redis.Redis
+    drill_config: dict, older_portal: SandboxServer, redis_db: redis.Redis
 ):
     """``OPERATION_TIME_LIMIT`` per item: the batch answers, some flows in it were refused."""
     # Bitrix24 would refuse the method until its window moves on (minutes): no retry in
     # seconds, no list with holes; the method is left alone (here for at most a second).
+    sandbox = older_portal
     app = create_app({**drill_config, "B24_OPERATING_BACKOFF_MAX": 1.0})
     known_flows.remember(redis_db, sandbox.member_id, SEEDED_FLOWS)
     mark_discovery_fresh(redis_db, sandbox.member_id)
@@ -116,3 +118,20 @@ def test_a_read_over_its_operating_time_is_busy_at_once_until_the_window_resets(
     eventually(reads_again, timeout=5)
     assert client.put(f"/api/flows/{FLOW}", json={"active": False}, headers=page.headers()).status_code == 200
     assert sandbox.flow(FLOW).active is False
+
+
+def test_a_list_over_its_operating_time_gives_way_to_reading_each_flow(drill_app: Flask, sandbox: SandboxServer):
+    """The portal's list refused for its operating time: other methods still work, so the page
+    reads the known flows one by one, and leaves the list alone until its window resets."""
+    client = drill_app.test_client()
+    page = open_page(client, sandbox, USER)
+    sandbox.reset_counters()
+    sandbox.inject_rest_errors("OPERATION_TIME_LIMIT", 1, methods=[LIST], per_call=True)
+
+    for _ in range(2):
+        answer = client.get("/api/flows?fresh=1", headers=page.headers())
+        assert answer.status_code == 200, answer.get_data(as_text=True)
+        assert {flow["id"] for flow in answer.get_json()["flows"]} == set(SEEDED_FLOWS)
+    assert sandbox.rejected("OPERATION_TIME_LIMIT") == 1
+    assert sandbox.calls(LIST) == 0  # refused before it ran, then not asked again
+    assert sandbox.calls(GET) == 2 * len(SEEDED_FLOWS)

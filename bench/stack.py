@@ -2,9 +2,11 @@
 
 ``running_stack(...)`` starts the three, installs the app on the sandbox portal the way an
 administrator does (installer page, then ``installFinish``) and only then adds the
-portal latency, so set-up stays quick and every measured call pays it. With ``servers=2``
-and ``cluster=True`` it runs two app servers (as two machines would) on one Redis Cluster
-of three masters, the jobs on a plain Redis beside it; API calls then alternate between them.
+portal latency, so set-up stays quick and every measured call pays it. With
+``install=False`` the benchmark installs it itself (``Stack.install``), e.g. to time it.
+With ``servers=2`` and ``cluster=True`` it runs two app servers (as two machines would) on
+one Redis Cluster of three masters, the jobs on a plain Redis beside it; API calls then
+alternate between them.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from core.redis_server import RedisServer
 from sandbox import data
 from sandbox.models import User
 from sandbox.server import SandboxServer
-from services import discovery, known_flows
+from services import discovery, flow_list, known_flows
 from services.frame_session import HEADER
 
 CLIENT_ID = "local.flowswitch.bench"
@@ -141,13 +143,28 @@ class Stack:
         pipe.hset(known_flows.meta_key(self.member_id), "started_at", int(time.time()))
         pipe.execute()
 
+    def install(self, http: requests.Session | None = None) -> None:
+        """The administrator opens the app for the first time: the installer page, then ``installFinish``."""
+        url, form = self.sandbox.frame_post(data.ADMIN)
+        (http or requests).post(url, data=form, timeout=30).raise_for_status()
+        failed = [d for d in self.sandbox.finish_install() if d.status != 200]
+        if failed:
+            raise RuntimeError(f"installFinish deliveries failed: {failed}")
+
+    def use_flow_list(self, listed: bool) -> None:
+        """A portal with ``tasks.flow.Flow.list`` (a current one) or without it (an older one); the
+        app's memory of an absent list is dropped, so it finds out at the next read."""
+        self.sandbox.settings.flow_list_method = listed
+        self.redis.delete(flow_list.absent_key(self.member_id))
+
     def slow_down(self) -> None:
         """Every portal call (REST and authorization server) from now on takes ``latency`` more."""
         self.sandbox.settings.latency = self.latency
         self.sandbox.settings.auth_latency = self.latency
 
 
-def _install(sandbox: SandboxServer, app: GunicornApp, client_secret: str) -> None:
+def _register(sandbox: SandboxServer, app: GunicornApp, client_secret: str) -> None:
+    """The app on the portal's market, not installed yet (its first open runs the installer)."""
     sandbox.register_app(
         CLIENT_ID,
         client_secret,
@@ -156,11 +173,6 @@ def _install(sandbox: SandboxServer, app: GunicornApp, client_secret: str) -> No
         redirect_uri=f"{app.url}/oauth/callback",
     )
     sandbox.install()
-    url, form = sandbox.frame_post(data.ADMIN)
-    requests.post(url, data=form, timeout=30).raise_for_status()
-    failed = [d for d in sandbox.finish_install() if d.status != 200]
-    if failed:
-        raise RuntimeError(f"installFinish deliveries failed: {failed}")
 
 
 @contextmanager
@@ -174,17 +186,17 @@ def running_stack(
     app_rate_limit: str = UNLIMITED,
     portal_rate_limit: tuple[int, float] | None = None,
     app_env: Mapping[str, str] | None = None,
+    install: bool = True,
 ) -> Iterator[Stack]:
-    """The app installed on a fresh sandbox portal; the portal is slowed down once installed."""
+    """The app on a fresh sandbox portal, installed unless ``install=False``; the portal is slowed
+    down once installed (without the install, the benchmark slows it down when it wants)."""
     directory = options.workdir / name
     with ExitStack() as running:
         env: dict[str, str] = {}
         if cluster:
             redis_url = running.enter_context(LocalCluster(directory / "cluster")).url
             # RQ cannot run on a Cluster: the jobs get a plain Redis of their own.
-            env["JOBS_REDIS_URL"] = running.enter_context(
-                RedisServer(directory / "jobs", persistent=False)
-            ).url
+            env["JOBS_REDIS_URL"] = running.enter_context(RedisServer(directory / "jobs", persistent=False)).url
         else:
             redis_url = running.enter_context(RedisServer(directory / "redis", persistent=False)).url
         sandbox = running.enter_context(SandboxServer())
@@ -209,6 +221,9 @@ def running_stack(
             apps.append(start_gunicorn(env, redis_url=redis_url, log_path=log_path, workers=workers))
         client = connect(redis_url)
         running.callback(client.close)
-        _install(sandbox, apps[0], client_secret)
+        stack = Stack(sandbox, apps, client, options.latency)
+        _register(sandbox, apps[0], client_secret)
+        if install:
+            stack.install()
         sandbox.settings.rate_limit = portal_rate_limit
-        yield Stack(sandbox, apps, client, options.latency)
+        yield stack

@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import Blueprint, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from core.errors import error_response
+from core.errors import error_response, quoted
 from core.i18n import use_portal_language
 from services import discovery, frame_session, pages, switching
 from services.errors import ANSWERS, BadSwitchRequest, InvalidFlowRef
@@ -53,7 +53,7 @@ def switch_flow(flow_id: int) -> ResponseReturnValue:
         answer = ANSWERS.answer_for(outcome.error)
         assert answer is not None  # every error a switch reports has an answer
         reason = str(getattr(outcome.error, "description", "") or outcome.error)
-        return error_response(answer, reason, id=flow_id, active=outcome.active)
+        return error_response(answer, reason, id=flow_id, active=outcome.active, **quoted(outcome.error))
     return jsonify(id=outcome.id, active=outcome.active, changed=outcome.changed)
 
 

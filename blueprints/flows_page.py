@@ -38,6 +38,7 @@ def client_strings() -> dict[str, str]:
         "alreadyListed": _("Flow “{name}” is already in the list."),
         "sessionExpired": _("Your session has expired; reload the app."),
         "offline": _("The app cannot reach its server. Check your connection and try again."),
+        "bitrix24Says": _("Bitrix24 says: “{text}”"),
     }
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 ENTERPRISE_RATE_LIMIT = (250, 5.0)
 IMMEDIATE, QUEUE = "immediate", "queue"
@@ -60,10 +62,13 @@ class SandboxSettings:
     uninstall_event_before_revocation: bool = False
     # An app update removes the app's event handlers and re-opens the installer (pending until
     # installFinish), as Bitrix24 does; False keeps handlers and the installed state.
-    update_reinstalls: bool = False
+    update_reinstalls: bool = True
     # tasks.flow.Flow.list: on as on a current cloud portal; off answers ERROR_METHOD_NOT_FOUND (older portal).
     flow_list_method: bool = True
     # Its paging: "plain" (the core: a bare list, no next/total) or "counted" (next/total as for Page results).
     flow_list_paging: str = "plain"
+    # Tests: each page's rows pass through this before they are answered (odd shapes another core
+    # might send: a row without an id, rows without a field, an object instead of a list).
+    flow_list_rewrite: Callable[[list[dict[str, Any]]], Any] | None = None
     # profile's TIME_ZONE_OFFSET: present in one core copy, absent from the docs and the newest core.
     profile_time_zone_offset: bool = True

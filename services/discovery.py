@@ -1,12 +1,14 @@
-"""Finding the portal's flow ids: Bitrix24 has no method that lists flows.
+"""Finding the portal's flow ids: Bitrix24 documents no method that lists flows.
 
-Three sources feed the known set ``fs:{M}:flows``:
+These sources feed the known set ``fs:{M}:flows``:
 
-1. flow ids carried by tasks (``tasks.task.list``, newest first, a few pages in one batch);
-2. a bounded scan of ids with batched ``tasks.flow.Flow.get`` (ids are auto-increment);
-3. a flow added by hand, by id or by its portal link.
+1. the portal's own, undocumented list where it has one (``services/flow_list.py``): where it
+   answers, a run needs nothing else (and every page open adds what it shows the user);
+2. otherwise, flow ids carried by tasks (``tasks.task.list``, newest first, a few pages in one batch),
+3. and a bounded scan of ids with batched ``tasks.flow.Flow.get`` (ids are auto-increment);
+4. a flow added by hand, by id or by its portal link.
 
-1 and 2 run in a background thread, one run per portal at a time across workers
+1 to 3 run in a background thread, one run per portal at a time across workers
 and servers (``fs:{M}:lock:discovery``): at install with the installer's token,
 again when the last run is older than ``DISCOVERY_STALE_SECONDS`` (started by a
 page load but never on its hot path), and when an admin asks.
@@ -25,11 +27,11 @@ from flask import Flask, current_app
 from redis.lock import Lock
 
 import oauth
-from b24.errors import FlowError
+from b24.errors import FlowError, OperationTimeLimit
 from core.locks import lock, release
 from core.redis_client import get_redis
 from oauth.tokens import rest_client_for
-from services import flow_cache, flows, known_flows
+from services import flow_cache, flow_list, flows, known_flows
 from services.errors import FlowNotVisible
 from services.flow_refs import flow_id_from, parse_flow_ref
 from services.known_flows import GENERATION, meta_key
@@ -51,6 +53,9 @@ class Report:
     scanned_to: int
     found: int
     added: int
+    #: seconds the run stopped early for, leaving a method's operating time to people (0: done)
+    paused_for: float = 0.0
+    listed: bool = False  # found by the portal's own list (no tasks read, no ids scanned)
 
 
 def ids_from_tasks(client: RestClient, pages: int) -> set[int]:
@@ -72,23 +77,35 @@ def ids_from_tasks(client: RestClient, pages: int) -> set[int]:
     return found
 
 
-def scan_ids(client: RestClient, *, start_hi: int, margin: int, limit: int) -> tuple[set[int], int]:
+def scan_ids(client: RestClient, *, start_hi: int, margin: int, limit: int) -> tuple[set[int], int, float]:
     """Probe ids 1.. with ``tasks.flow.Flow.get``; the range grows while flows turn up.
 
     Scans to ``start_hi + margin`` at least, to the highest flow seen + ``margin``,
-    never past ``limit``. Returns the ids that exist and the last id probed.
+    never past ``limit``. Returns the ids that exist, the last id probed, and the seconds
+    to pause for when it stopped early: the scan is the heaviest user of ``get``'s
+    operating time, and yields it to people (``b24/operating.py``).
     """
     found: set[int] = set()
     hi = min(start_hi + margin, limit)
     probed = 0
     while probed < hi:
         window = list(range(probed + 1, min(probed + SCAN_WINDOW, hi) + 1))
-        existing, _ = flows.read_flows(client, window)
+        try:
+            existing, errors = flows.read_flows(client, window)
+        except OperationTimeLimit as exc:
+            return found, probed, _pause(exc)
         found |= set(existing)
+        limited = [error for error in errors.values() if isinstance(error, OperationTimeLimit)]
+        if limited:
+            return found, probed, _pause(limited[0])
         probed = window[-1]
         if found:
             hi = min(max(hi, max(found) + margin), limit)
-    return found, probed
+    return found, probed, 0.0
+
+
+def _pause(error: OperationTimeLimit) -> float:
+    return error.retry_after or current_app.config["B24_OPERATING_BACKOFF"]
 
 
 # Record a run's findings only while its lock is still ours: an uninstall deletes every
@@ -117,14 +134,22 @@ def run(client: RestClient, r: redis.Redis, member_id: str, *, lock_owner: str =
     """
     config = current_app.config
     known = set(known_flows.known_ids(r, member_id))
-    from_tasks = ids_from_tasks(client, config["DISCOVERY_TASK_PAGES"])
-    scanned, scanned_to = scan_ids(
-        client,
-        start_hi=max(known | from_tasks, default=0),
-        margin=config["DISCOVERY_SCAN_MARGIN"],
-        limit=config["DISCOVERY_SCAN_LIMIT"],
-    )
-    found = from_tasks | scanned
+    listing = flow_list.list_flows(client, r, member_id, expected=len(known))
+    paused_for = 0.0
+    if listing is not None:
+        from_tasks, found, scanned_to = set(), listing.ids, 0
+    else:
+        try:
+            from_tasks = ids_from_tasks(client, config["DISCOVERY_TASK_PAGES"])
+        except OperationTimeLimit:
+            from_tasks = set()  # the scan alone finds them too
+        scanned, scanned_to, paused_for = scan_ids(
+            client,
+            start_hi=max(known | from_tasks, default=0),
+            margin=config["DISCOVERY_SCAN_MARGIN"],
+            limit=config["DISCOVERY_SCAN_LIMIT"],
+        )
+        found = from_tasks | scanned
     keys = (lock_key(member_id), known_flows.flows_key(member_id), meta_key(member_id))
     added = r.eval(
         _RECORD,
@@ -137,7 +162,19 @@ def run(client: RestClient, r: redis.Redis, member_id: str, *, lock_owner: str =
         GENERATION,
         *sorted(found),
     )
-    return Report(from_tasks=len(from_tasks), scanned_to=scanned_to, found=len(found), added=int(added))
+    if paused_for and int(added) >= 0:
+        # Counted as started so long ago that the first page load after the pause starts the
+        # next run (refresh_if_stale), which takes up the scan again.
+        r.hset(meta_key(member_id), "started_at", int(time.time() + paused_for - config["DISCOVERY_STALE_SECONDS"]))
+        log.info("Discovery for %s paused for %.0f s at id %d", member_id, paused_for, scanned_to)
+    return Report(
+        from_tasks=len(from_tasks),
+        scanned_to=scanned_to,
+        found=len(found),
+        added=int(added),
+        paused_for=paused_for,
+        listed=listing is not None,
+    )
 
 
 def _client_for(member_id: str, user_id: int | None) -> RestClient:

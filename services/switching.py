@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 
-from b24.errors import AuthError, B24Error, FlowError, FlowNotFound, OperationTimeLimit, RateLimited
-from b24.ratelimit import TAKE_LUA, bucket_key
+from b24.errors import AuthError, B24Error, FlowError, OperationTimeLimit, RateLimited
+from b24.operating import BLOCKED_LUA
+from b24.ratelimit import TAKE_LUA, PortalRateLimiter, bucket_key
 from core.keys import portal_key
 from core.locks import lock
 from core.redis_client import get_redis
@@ -47,17 +48,23 @@ PER_USER = 6
 #: portal requests a switch takes from the budget up front: the read, then activate + re-read
 SLOTS = 2
 
-# KEYS: the user's in-flight hash, the portal's bucket, the flow's lock; optionally the portal
-# record and the user's pair (read in this round trip instead of one of their own).
-# ARGV: flow id, lock token, lock/mark lifetime (ms), PER_FLOW, PER_USER, then take()'s arguments.
-# Returns {status, wait, record, pair}: 'busy' (no slot for this user), 'budget' (wait = minus
-# the wait that was too long), 'locked' (budget and lock taken), 'queued' (budget reserved;
-# wait it out, then take the lock: never while holding it).
+# KEYS: the user's in-flight hash, the portal's bucket, the flow's lock, the methods' blocks;
+# optionally the portal record and the user's pair (read in this round trip instead of one of
+# their own). ARGV: flow id, lock token, lock/mark lifetime (ms), PER_FLOW, PER_USER, then
+# take()'s arguments, then blocked()'s. Returns {status, wait, record, pair}: 'blocked' (a flow
+# method's operating time is used up: wait = its microseconds left), 'busy' (no slot for this
+# user), 'budget' (wait = minus the wait that was too long), 'locked' (budget and lock taken),
+# 'queued' (budget reserved; wait it out, then take the lock: never while holding it).
 _ADMIT = (
     TAKE_LUA
+    + BLOCKED_LUA
     + """
 local stored = {}
-if #KEYS > 3 then stored = redis.call('MGET', KEYS[4], KEYS[5]) end
+if #KEYS > 4 then stored = redis.call('MGET', KEYS[5], KEYS[6]) end
+local left = blocked(KEYS[4], ARGV[14], ARGV[15])
+if left > 0 then
+  return {'blocked', left, stored[1], stored[2]}
+end
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 local ttl = tonumber(ARGV[3])
@@ -136,12 +143,11 @@ def _did_not_run(error: B24Error) -> bool:
 
 
 def _read(client: RestClient, flow_id: int) -> tuple[dict, float]:
-    """The raw flow and when the read was sent; a flow error means the user may not see it."""
+    """The raw flow and when the read was sent; a refused read means the user may not see it
+    (or it is gone: Bitrix24 does not say which)."""
     read_at = time.time()
     try:
         return read_flow(client, flow_id), read_at
-    except FlowNotFound:
-        raise
     except FlowError as exc:
         raise FlowNotVisible(exc) from None
 
@@ -199,19 +205,26 @@ def switch(
     Raises ``FlowBusy`` when the user has too many switches in flight or another switch
     held the flow longer than ``SWITCH_LOCK_WAIT``, ``RateLimited`` when the user's share
     of the portal's budget is spent for longer than the client waits, ``FlowNotVisible``
-    / ``FlowNotFound`` when Bitrix24 does not show the user the flow.
+    when Bitrix24 does not show the user the flow.
     """
     config = current_app.config
     # The lock outlives the longest switch: a read and a batch (and a read again after an
     # ambiguous answer), each up to the HTTP timeout, and a token refresh.
     ttl_ms = int(config["B24_HTTP_TIMEOUT"] * 4 * 1000)
     token = secrets.token_hex(16)
-    keys = [in_flight_key(member_id, user_id), bucket_key(member_id), flow_lock_key(member_id, flow_id)]
+    limiter: PortalRateLimiter
     if client is None:
-        keys += TokenStore.record_keys(member_id, user_id)
         limiter, rate_wait = budget_for(member_id, user_id)
     else:
         limiter, rate_wait = client.limiter, client.rate_wait  # type: ignore[assignment]
+    keys = [
+        in_flight_key(member_id, user_id),
+        bucket_key(member_id),
+        flow_lock_key(member_id, flow_id),
+        limiter.blocks_key,
+    ]
+    if client is None:
+        keys += TokenStore.record_keys(member_id, user_id)
     status, wait, *stored = r.eval(
         _ADMIT,
         len(keys),
@@ -222,7 +235,10 @@ def switch(
         PER_FLOW,
         PER_USER,
         *limiter.args(SLOTS, rate_wait),
+        *limiter.window_args((GET, ACTIVATE)),
     )
+    if status == "blocked":
+        limiter.refuse_blocked(int(wait))  # raises OperationTimeLimit: Bitrix24 would refuse it now
     if status == "busy":
         raise FlowBusy(flow_id)
     if status == "budget":

@@ -117,9 +117,20 @@
     row.classList.toggle("fs-flow--off", !active);
   }
 
-  function showAlert(id, message) {
+  // The app's sentence, then Bitrix24's own words when it gave any (in the portal's language).
+  function explain(element, message, bitrix24) {
+    element.textContent = message || "";
+    if (message && bitrix24) {
+      const quote = document.createElement("span");
+      quote.className = "fs-quote";
+      quote.textContent = fill(text.bitrix24Says, { text: bitrix24 });
+      element.append(" ", quote);
+    }
+  }
+
+  function showAlert(id, message, bitrix24) {
     const row = rows.get(id);
-    if (row) row.querySelector(".fs-flow__alert").textContent = message || "";
+    if (row) explain(row.querySelector(".fs-flow__alert"), message, bitrix24);
     fitWindow(); // a message changes the page's height
   }
 
@@ -196,7 +207,7 @@
           }
           // Snap back to the true state (or the last known one) and say why.
           showState(id, flows.get(id).active);
-          showAlert(id, error.message);
+          showAlert(id, error.message, error.body.bitrix24);
           if (error.retryable && attempt < MAX_RETRIES) {
             attempt += 1;
             await sleep(error.retryAfter * 1000 * 2 ** (attempt - 1));
@@ -254,8 +265,8 @@
 
   const addForm = document.getElementById("fs-add");
   const addAlert = document.getElementById("fs-add-alert");
-  function showAddResult(kind, message) {
-    addAlert.textContent = message;
+  function showAddResult(kind, message, bitrix24) {
+    explain(addAlert, message, bitrix24);
     addAlert.dataset.kind = kind;
     fitWindow();
   }
@@ -277,7 +288,7 @@
       input.value = "";
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
-      showAddResult("error", error.message);
+      showAddResult("error", error.message, error.body.bitrix24);
     }
   });
 
@@ -306,7 +317,9 @@
   } else if (data.discovering) {
     pollWhileDiscovering();
   }
-  if (window.BX24 && typeof window.BX24.init === "function") {
+  // Only inside the portal's frame: opened on its own (after connecting outside the portal)
+  // the page has no portal to talk to, and the library would post to nowhere.
+  if (window.parent !== window && window.BX24 && typeof window.BX24.init === "function") {
     window.BX24.init(() => {
       bx24Ready = typeof window.BX24.fitWindow === "function";
       fitWindow();

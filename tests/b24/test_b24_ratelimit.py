@@ -12,7 +12,8 @@ from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
 from redis.retry import Retry
 
-from b24.errors import RateLimited
+from b24.errors import OperationTimeLimit, RateLimited
+from b24.operating import MethodWindow
 from b24.ratelimit import BACKGROUND_CEILING, USER_SHARE, PortalRateLimiter
 from core.redis_client import connect
 from core.redis_server import free_port
@@ -164,3 +165,12 @@ def test_acquire_free_keeps_to_a_users_share_and_to_the_background_ceiling(redis
     assert alice.acquire_free(depth, timeout=0) == int(depth * USER_SHARE)
     background = PortalRateLimiter(redis_db, "m11", burst=depth, rate=RATE, margin=0, background=True)
     assert background.acquire_free(depth, timeout=0) == int(depth * BACKGROUND_CEILING)
+
+
+def test_acquire_free_takes_nothing_while_a_method_is_blocked(redis_db):
+    window = MethodWindow(redis_db, "m12", default=60, longest=600)
+    bucket = PortalRateLimiter(redis_db, "m12", burst=BURST, rate=RATE, margin=0, window=window)
+    window.refused("tasks.flow.Flow.get")  # Bitrix24 answered OPERATION_TIME_LIMIT
+    with pytest.raises(OperationTimeLimit):
+        bucket.acquire_free(3, timeout=0, methods=["tasks.flow.Flow.get"])
+    assert bucket.acquire_free(BURST, timeout=0, methods=["user.current"]) == BURST  # nothing was taken

@@ -20,7 +20,9 @@ from werkzeug.test import TestResponse
 from app import create_app
 from sandbox.server import SandboxServer
 from sandbox.testing import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
-from services import discovery, known_flows
+from services import discovery, event_bindings, known_flows
+from services.flow_list import LIST
+from services.flows import GET
 from tests.install.live import eventually
 
 SEEDED_FLOWS = range(1, 7)
@@ -60,6 +62,31 @@ def open_page(client: FlaskClient, sandbox: SandboxServer, user_id: int, lang: s
     return Page(response, page_data(response.get_data(as_text=True)))
 
 
+@dataclass(frozen=True)
+class Reads:
+    """How the page reads flows on one kind of portal: the method, and its calls for the seeded flows."""
+
+    method: str
+    seeded_calls: int
+
+
+@pytest.fixture(params=["list", "no list"])
+def reads(request: pytest.FixtureRequest, sandbox: SandboxServer) -> Reads:
+    """Both kinds of portal: a current one with ``tasks.flow.Flow.list`` (one page holds the
+    seeded flows), and an older one without it (one ``get`` per known flow)."""
+    listed = request.param == "list"
+    sandbox.settings.flow_list_method = listed
+    return Reads(LIST, 1) if listed else Reads(GET, len(SEEDED_FLOWS))
+
+
+@pytest.fixture
+def older_portal(sandbox: SandboxServer) -> SandboxServer:
+    """A portal whose tasks module predates ``tasks.flow.Flow.list``: the app knows only the flows
+    discovery found or a person added."""
+    sandbox.settings.flow_list_method = False
+    return sandbox
+
+
 def portal_settings(app_config: dict, sandbox: SandboxServer) -> dict:
     """The app's settings for the sandbox: its authorization server, plain HTTP, its BX24 library."""
     return {
@@ -75,11 +102,13 @@ def portal_settings(app_config: dict, sandbox: SandboxServer) -> dict:
 
 @pytest.fixture
 def portal_app(app_config: dict, sandbox: SandboxServer, redis_db: redis.Redis) -> Flask:
-    """The app with the seeded flows known and discovery fresh (so no background scan runs)."""
+    """The app with the seeded flows known, discovery fresh (so no background scan runs) and the
+    event handlers checked (no admin's page open binds any: tests/install cover that)."""
     app = create_app(portal_settings(app_config, sandbox))
     with app.app_context():
         known_flows.remember(redis_db, sandbox.member_id, SEEDED_FLOWS)
         mark_discovery_fresh(redis_db, sandbox.member_id)
+        redis_db.set(event_bindings.checked_key(sandbox.member_id), "1")
     return app
 
 

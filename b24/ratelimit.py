@@ -98,38 +98,23 @@ end
 """
 
 # KEYS[1] bucket, KEYS[2] the methods' blocks; ARGV: depth, rate, ceiling, slots, who, user
-# depth, user rate, max wait (us), then blocked()'s methods and background flag.
-# Returns {microseconds the methods stay blocked (nothing taken), take()'s answer}.
+# depth, user rate, max wait (us), then blocked()'s methods and background flag, then "free" to
+# take only what is free now of ``slots`` (at least one, waited for). Returns {microseconds the
+# methods stay blocked (nothing taken), the slots taken, take()'s answer}.
 _ACQUIRE = (
     TAKE_LUA
     + BLOCKED_LUA
     + """
 local left = blocked(KEYS[2], ARGV[9], ARGV[10])
 if left > 0 then
-  return {left, 0}
-end
-return {0, take(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]),
-                ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]))}
-"""
-)
-
-
-# KEYS as ``_ACQUIRE``'s; ARGV: the most slots wanted, then as ``_ACQUIRE``. Takes what is free
-# now (at least one slot, waited for); returns {microseconds the methods stay blocked (nothing
-# taken), slots taken, take()'s answer}.
-_ACQUIRE_FREE = (
-    TAKE_LUA
-    + BLOCKED_LUA
-    + """
-local left = blocked(KEYS[2], ARGV[10], ARGV[11])
-if left > 0 then
   return {left, 0, 0}
 end
-local depth, rate, ceiling = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local who, user_depth, user_rate = ARGV[6], tonumber(ARGV[7]), tonumber(ARGV[8])
-local room = free(KEYS[1], depth, rate, ceiling, who, user_depth, user_rate)
-local slots = math.max(1, math.min(tonumber(ARGV[1]), room))
-return {0, slots, take(KEYS[1], depth, rate, ceiling, slots, who, user_depth, user_rate, tonumber(ARGV[9]))}
+local depth, rate, ceiling, slots = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local who, user_depth, user_rate = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
+if ARGV[11] == 'free' then
+  slots = math.max(1, math.min(slots, free(KEYS[1], depth, rate, ceiling, who, user_depth, user_rate)))
+end
+return {0, slots, take(KEYS[1], depth, rate, ceiling, slots, who, user_depth, user_rate, tonumber(ARGV[8]))}
 """
 )
 
@@ -170,7 +155,6 @@ class PortalRateLimiter:
         self.who = f"u:{who}" if who else ""
         self.ceiling = max(1.0, self.depth * BACKGROUND_CEILING) if background else float(self.depth)
         self._script = redis_client.register_script(_ACQUIRE)
-        self._free_script = redis_client.register_script(_ACQUIRE_FREE)
 
     def args(self, slots: int, timeout: float) -> list[Any]:
         """The arguments of ``take`` after the key, for a script that includes ``TAKE_LUA``."""
@@ -200,7 +184,7 @@ class PortalRateLimiter:
         """
         keys = [self.key, self.blocks_key]
         try:
-            left, answer = self._script(keys=keys, args=self.args(slots, timeout) + self.window_args(methods))
+            left, _, answer = self._script(keys=keys, args=[*self.args(slots, timeout), *self.window_args(methods), ""])
         except redis.RedisError as exc:
             log.warning("rate limiter unavailable, request not throttled: %s", type(exc).__name__)
             return 0.0
@@ -229,8 +213,8 @@ class PortalRateLimiter:
         """
         keys = [self.key, self.blocks_key]
         try:
-            left, slots, answer = self._free_script(
-                keys=keys, args=[most, *self.args(1, timeout), *self.window_args(methods)]
+            left, slots, answer = self._script(
+                keys=keys, args=[*self.args(most, timeout), *self.window_args(methods), "free"]
             )
         except redis.RedisError as exc:
             log.warning("rate limiter unavailable, requests not throttled: %s", type(exc).__name__)

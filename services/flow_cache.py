@@ -79,12 +79,14 @@ local ids, flows, owners, seen = record['ids'], {}, {}, {}
 for first = 1, #ids, 500 do
   local keys = {}
   for i = first, math.min(first + 499, #ids) do
-    keys[#keys + 1] = ARGV[1] .. string.format('%d', ids[i])
+    keys[#keys + 1] = ARGV[1] .. ids[i]
   end
   for _, value in ipairs(redis.call('MGET', unpack(keys))) do
     if not value then return {discovering} end
     flows[#flows + 1] = value
-    local owner = string.match(value, '"ownerId":"?(%d+)')
+    -- a plain find, then the digits there: cheaper than a pattern tried at every position
+    local at = string.find(value, '"ownerId":', 1, true)
+    local owner = at and string.match(value, '^"?(%d+)', at + 10)
     if owner and not seen[owner] then
       seen[owner] = true
       owners[#owners + 1] = owner

@@ -214,6 +214,12 @@ class RestClient:
         with self._prepaid_lock:
             self._prepaid = slots
 
+    def unused_prepaid(self) -> int:
+        """The prepaid slots no request used (e.g. a switch that found the flow in its state), now forgotten."""
+        with self._prepaid_lock:
+            unused, self._prepaid = self._prepaid, 0
+        return unused
+
     def _take_slot(self) -> None:
         with self._prepaid_lock:
             if self._prepaid:
@@ -267,15 +273,34 @@ class RestClient:
         for attempt in range(self.max_retries + 1):
             if attempt:
                 time.sleep(self.backoff_delay(attempt - 1))
-            parts = [dict(part) for part in chunked(pending.items())]
-            with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(parts)))) as pool:
-                answers = list(pool.map(self.batch, parts))
-            for answer in answers:
+            for answer in self.batches([dict(part) for part in chunked(pending.items())], concurrency=concurrency):
+                if isinstance(answer, B24Error):
+                    raise answer
                 merged.absorb(answer)
             pending = {key: pending[key] for key, error in merged.errors.items() if error.retryable}
             if not pending:
                 break
         return merged
+
+    def batches(
+        self, parts: Sequence[Mapping[Key, Command]], *, concurrency: int = 4, idempotent: bool = True
+    ) -> list[BatchResult | B24Error]:
+        """Several ``batch`` requests (each ≤ 50 commands), ``concurrency`` in flight at once.
+
+        Each part's answer, or the error of its whole request, in the order of ``parts``: a
+        failed request does not hide what the others did (a toggle must know which ran).
+        """
+
+        def one(part: Mapping[Key, Command]) -> BatchResult | B24Error:
+            try:
+                return self.batch(part, idempotent=idempotent)
+            except B24Error as exc:
+                return exc
+
+        if len(parts) <= 1:
+            return [one(part) for part in parts]
+        with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(parts)))) as pool:
+            return list(pool.map(one, parts))
 
     def _request(
         self, method: str, body: dict[str, Any], idempotent: bool, parse: Callable[[dict[str, Any]], T]

@@ -8,14 +8,17 @@ state, so the page can put the switch back.
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from core.errors import error_response
 from core.i18n import use_portal_language
-from services import discovery, frame_session, pages, switching
-from services.errors import ANSWERS, BadSwitchRequest, InvalidFlowRef
+from services import bulk, discovery, frame_session, pages, switching
+from services.errors import ANSWERS, BadBulkRequest, BadSwitchRequest, InvalidFlowRef
 from services.frame_session import FrameSession
+from services.switching import SwitchResult
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -55,6 +58,41 @@ def switch_flow(flow_id: int) -> ResponseReturnValue:
         reason = str(getattr(outcome.error, "description", "") or outcome.error)
         return error_response(answer, reason, id=flow_id, active=outcome.active)
     return jsonify(id=outcome.id, active=outcome.active, changed=outcome.changed)
+
+
+def _result_json(result: SwitchResult) -> dict[str, Any]:
+    """One flow of a bulk: its state, and when it failed the code, the app's sentence and
+    Bitrix24's own text (``bitrix24``) if it said one."""
+    answer: dict[str, Any] = {"id": result.id, "active": result.active, "changed": result.changed}
+    if result.error is not None:
+        explained = ANSWERS.answer_for(result.error)
+        assert explained is not None  # every error a switch reports has an answer
+        own = str(getattr(result.error, "description", "") or "")
+        answer |= {"error": explained.code, "message": explained.text(own)}
+        if own:
+            answer["bitrix24"] = own
+    return answer
+
+
+@bp.post("/flows/bulk")
+def switch_selected() -> ResponseReturnValue:
+    """``{"ids": [...], "active": bool}``: every flow's outcome and one sentence about them all."""
+    body = request.get_json(silent=True)
+    ids = body.get("ids") if isinstance(body, dict) else None
+    desired = body.get("active") if isinstance(body, dict) else None
+    if (
+        not isinstance(desired, bool)
+        or not isinstance(ids, list)
+        or not ids
+        or not all(type(flow_id) is int and 0 < flow_id < 2**31 for flow_id in ids)
+    ):
+        raise BadBulkRequest()
+    outcome = bulk.switch_selected(session().member_id, session().user_id, ids, desired)
+    return jsonify(
+        results=[_result_json(result) for result in outcome.results],
+        counts=outcome.counts(),
+        summary=outcome.summary(),
+    )
 
 
 @bp.post("/flows")

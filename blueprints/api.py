@@ -8,15 +8,17 @@ state, so the page can put the switch back.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request, stream_with_context
 from flask.typing import ResponseReturnValue
 
 from core.errors import error_response
 from core.i18n import use_portal_language
-from services import bulk, discovery, frame_session, pages, switching
-from services.errors import ANSWERS, BadBulkRequest, BadSwitchRequest, InvalidFlowRef
+from services import activity, activity_view, bulk, discovery, frame_session, pages, switching
+from services.activity import Filters
+from services.errors import ANSWERS, BadActivityQuery, BadBulkRequest, BadSwitchRequest, InvalidFlowRef
 from services.frame_session import FrameSession
 from services.switching import SwitchResult
 
@@ -92,6 +94,49 @@ def switch_selected() -> ResponseReturnValue:
         results=[_result_json(result) for result in outcome.results],
         counts=outcome.counts(),
         summary=outcome.summary(),
+    )
+
+
+def _activity_query() -> tuple[Filters, str | None]:
+    """``flow``, ``user`` (ids), ``since``, ``until`` (epoch ms, UTC) and ``before`` (a page's cursor)."""
+    args = request.args
+    numbers: dict[str, int | None] = {}
+    for name in ("flow", "user", "since", "until"):
+        raw = args.get(name, "")
+        if raw and not (raw.isascii() and raw.isdigit() and len(raw) <= 15):
+            raise BadActivityQuery(name)
+        numbers[name] = int(raw) if raw else None
+    before = args.get("before") or None
+    if before is not None and not activity.STREAM_ID.fullmatch(before):
+        raise BadActivityQuery("before")
+    filters = Filters(numbers["flow"], numbers["user"], numbers["since"], numbers["until"])
+    return filters, before
+
+
+@bp.get("/activity")
+def activity_page() -> ResponseReturnValue:
+    """A page of the activity log as this user may see it, newest first."""
+    filters, before = _activity_query()
+    page = activity_view.view(session(), filters, before=before)
+    return jsonify(
+        entries=[entry.as_json() for entry in page.entries],
+        next=page.next,
+        admin=page.is_admin,
+        people=[{"id": user, "name": name} for user, name in sorted(page.people.items())],
+        flows=[{"id": flow, "name": name} for flow, name in sorted(page.flows.items())],
+    )
+
+
+@bp.get("/activity.csv")
+def activity_csv() -> ResponseReturnValue:
+    """The whole filtered log as a CSV file (RFC 4180, UTF-8 with a BOM)."""
+    filters, _before = _activity_query()
+    lines = activity_view.export(session(), filters)
+    name = f"flow-switch-activity-{datetime.now(UTC):%Y-%m-%d}.csv"
+    return Response(
+        stream_with_context(lines),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
     )
 
 

@@ -65,6 +65,10 @@ class TooManyFlows(ValueError):
     """A bulk switch of more flows than one request may carry."""
 
 
+class BadActivityQuery(ValueError):
+    """A filter or cursor of the activity view that is not a number (or a stream id)."""
+
+
 class AdminOnly(Exception):
     """Only a portal administrator may do this (Bitrix24's ``user.admin`` said no)."""
 
@@ -133,6 +137,7 @@ ANSWERS = ErrorTable(
         TooManyFlows: Answer(
             400, "too_many_flows", _l("Select at most 500 flows at a time; narrow the search and try again.")
         ),
+        BadActivityQuery: Answer(400, "bad_request", _l("This activity filter is not valid; reload the app.")),
         InvalidFlowRef: Answer(400, "bad_ref", _l("Paste a flow number or a link to a flow on this Bitrix24.")),
         AdminOnly: Answer(403, "admin_only", _l("Only a Bitrix24 administrator can do this.")),
         VerificationFailed: Answer(

@@ -104,6 +104,12 @@
     input.setAttribute("aria-describedby", alertId);
     input.addEventListener("change", () => requestState(flow.id, input.checked));
     row.querySelector(".fs-flow__alert").id = alertId;
+    // Bitrix24 lets the flow's creator, its administrator and portal administrators switch it:
+    // only those flows can be selected for "Pause selected" / "Resume selected".
+    const select = row.querySelector(".fs-select__input");
+    select.hidden = !(data.isAdmin || flow.mine);
+    select.setAttribute("aria-label", fill(text.select, { name: flow.name }));
+    select.dataset.id = String(flow.id);
     rows.set(flow.id, row);
     showState(flow.id, flow.active);
     return row;
@@ -115,6 +121,13 @@
     row.querySelector(".fs-switch__input").checked = active;
     row.querySelector(".fs-switch__state").textContent = active ? text.on : text.off;
     row.classList.toggle("fs-flow--off", !active);
+  }
+
+  // The app's sentence, and Bitrix24's own words when it said any (the "bitrix24" field).
+  function explain(body, fallback) {
+    const message = (body && body.message) || fallback || text.offline;
+    const own = body && body.bitrix24;
+    return own && !message.includes(own) ? `${message} ${fill(text.bitrix24Says, { reason: own })}` : message;
   }
 
   function showAlert(id, message) {
@@ -147,8 +160,9 @@
     }
     if (data.discovering && flows.size === 0) showStatus(text.discovering);
     else if (flows.size === 0) showStatus(text.noFlows);
-    else if (shown === 0) showStatus(text.noMatch);
+    else if (shown === 0) showStatus(query ? text.noMatch : text.noneShown[filter]);
     else showStatus(fill(text.shown, { shown, total: flows.size }));
+    list.dispatchEvent(new CustomEvent("fs:filtered"));
     fitWindow();
   }
 
@@ -196,7 +210,7 @@
           }
           // Snap back to the true state (or the last known one) and say why.
           showState(id, flows.get(id).active);
-          showAlert(id, error.message);
+          showAlert(id, explain(error.body, error.message));
           if (error.retryable && attempt < MAX_RETRIES) {
             attempt += 1;
             await sleep(error.retryAfter * 1000 * 2 ** (attempt - 1));
@@ -264,7 +278,11 @@
     event.preventDefault();
     const input = addForm.elements.namedItem("ref");
     const ref = input.value.trim();
-    if (!ref) return;
+    if (!ref) {
+      showAddResult("error", text.emptyRef); // never leave an older answer standing
+      input.focus();
+      return;
+    }
     showAddResult("", "");
     try {
       const { flow } = await api("POST", data.api, { ref });
@@ -298,6 +316,12 @@
   for (const radio of document.querySelectorAll('input[name="fs-filter"]')) {
     radio.addEventListener("change", applyFilter);
   }
+
+  // What the page's other scripts (bulk.js, activity.js) build on.
+  window.FlowSwitch = {
+    data, text, api, ApiError, fill, sleep, explain, fitWindow, flows, rows, showState, showAlert, applyFilter,
+    MAX_RETRIES,
+  };
 
   renderAll();
   if (data.loadError) {

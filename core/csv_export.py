@@ -28,13 +28,19 @@ def cell(value: Any) -> str:
     return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 
+#: characters gathered before a piece goes out (one write per piece, not per row)
+PIECE = 64 * 1024
+
+
 def csv_lines(header: Iterable[Any], rows: Iterable[Iterable[Any]]) -> Iterator[str]:
-    """The file as pieces to stream: the BOM, the header, then one CRLF-terminated line per row."""
+    """The file as pieces to stream: the BOM and the header, then CRLF-terminated rows."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    yield BOM
+    buffer.write(BOM)
     for row in chain([header], rows):
         writer.writerow([cell(value) for value in row])
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
+        if buffer.tell() >= PIECE:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()

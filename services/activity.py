@@ -44,11 +44,15 @@ _CHUNK = 500
 #: stream ids look like ``<ms>-<seq>``
 STREAM_ID = re.compile(r"\d{1,15}-\d{1,10}")
 
-#: ``record_activity(stream, people, flows, users, argv, first)``: append one entry per
-#: change in ``argv`` from ``first``: user id, how, max entries, max age (ms), count, then
-#: per change: flow id, flow name, before (1/0), asked (1/0), result, answer.
+#: ``record_activity(k, argv, first)``: append one entry per change. ``KEYS[k..k+4]``: the
+#: stream, the people and flow-name hashes, the portal's user names, the user's index; then
+#: one flow index per change. ``argv`` from ``first``: user id, how, max entries, max age
+#: (ms), count, then per change: flow id, flow name, before (1/0), asked (1/0), result, answer.
+#: Each entry's id goes into the user's and the flow's index too (same id), so a filtered
+#: view reads only what matches; an index is trimmed to the stream's oldest entry.
 RECORD_LUA = """
-local function record_activity(stream, people, flows, users, argv, first)
+local function record_activity(k, argv, first)
+  local stream, people, flows, users, mine = KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4]
   local user, how = argv[first], argv[first + 1]
   local maxlen, age, count = argv[first + 2], tonumber(argv[first + 3]), tonumber(argv[first + 4])
   if count == 0 then
@@ -63,17 +67,26 @@ local function record_activity(stream, people, flows, users, argv, first)
   end
   local at = first + 5
   for i = 1, count do
-    redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', 'user', user, 'user_name', name,
-               'flow', argv[at], 'flow_name', argv[at + 1], 'from', argv[at + 2], 'to', argv[at + 3],
-               'how', how, 'result', argv[at + 4], 'answer', argv[at + 5])
+    local id = redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', 'user', user, 'user_name', name,
+                          'flow', argv[at], 'flow_name', argv[at + 1], 'from', argv[at + 2], 'to', argv[at + 3],
+                          'how', how, 'result', argv[at + 4], 'answer', argv[at + 5])
+    -- pcall: an index whose last id is newer (the server's clock went back) just misses this one
+    redis.pcall('XADD', mine, id, 'flow', argv[at])
+    redis.pcall('XADD', KEYS[k + 4 + i], id, 'user', user)
     redis.call('HSET', flows, argv[at], argv[at + 1])
     at = at + 6
   end
   local clock = redis.call('TIME')
   local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
   redis.call('XTRIM', stream, 'MINID', '~', now - age)
-  for _, key in ipairs({stream, people, flows}) do
-    redis.call('PEXPIRE', key, age)
+  local oldest = redis.call('XRANGE', stream, '-', '+', 'COUNT', 1)[1][1]
+  for i = k, k + 4 + count do
+    if i ~= k + 3 then
+      if i >= k + 4 then
+        redis.call('XTRIM', KEYS[i], 'MINID', '~', oldest)
+      end
+      redis.call('PEXPIRE', KEYS[i], age)
+    end
   end
 end
 """
@@ -133,9 +146,24 @@ def flows_key(member_id: str) -> str:
     return portal_key(member_id, "activity", "flows")
 
 
-def record_keys(member_id: str) -> list[str]:
+def user_index_key(member_id: str, user_id: int) -> str:
+    return portal_key(member_id, "activity", "user", int(user_id))
+
+
+def flow_index_key(member_id: str, flow_id: int) -> str:
+    return portal_key(member_id, "activity", "flow", int(flow_id))
+
+
+def record_keys(member_id: str, user_id: int, changes: Iterable[Change]) -> list[str]:
     """The keys ``record_activity`` writes or reads, in its order (a script declares them)."""
-    return [stream_key(member_id), people_key(member_id), flows_key(member_id), users_key(member_id)]
+    return [
+        stream_key(member_id),
+        people_key(member_id),
+        flows_key(member_id),
+        users_key(member_id),
+        user_index_key(member_id, user_id),
+        *(flow_index_key(member_id, change.flow_id) for change in changes),
+    ]
 
 
 def record_args(user_id: int, how: str, changes: Iterable[Change]) -> list[Any]:
@@ -188,10 +216,18 @@ class Filters:
     since_ms: int | None = None
     until_ms: int | None = None
 
-    def matches(self, fields: dict[str, str]) -> bool:
-        return (self.flow_id is None or fields.get("flow") == str(self.flow_id)) and (
-            self.user_id is None or fields.get("user") == str(self.user_id)
-        )
+
+Items = list[tuple[str, dict[str, str]]]
+
+
+def _entries(r: Any, member_id: str, ids: list[str]) -> Items:
+    """The stream's entries of ``ids`` (an index's), in that order; those trimmed away are left out."""
+    if not ids:
+        return []
+    pipe = r.pipeline(transaction=False)
+    for stream_id in ids:
+        pipe.xrange(stream_key(member_id), min=stream_id, max=stream_id)
+    return [found[0] for found in pipe.execute() if found]
 
 
 def scan(
@@ -202,28 +238,36 @@ def scan(
     before: str | None = None,
     limit: int = PAGE_SIZE,
     budget: int | None = None,
-    keep: Callable[[list[tuple[str, dict[str, str]]]], list[tuple[str, dict[str, str]]]] | None = None,
-) -> tuple[list[tuple[str, dict[str, str]]], str | None]:
-    """Newest first: up to ``limit`` items matching ``filters``, older than ``before`` (a stream id).
+    keep: Callable[[Items], Items] | None = None,
+) -> tuple[Items, str | None]:
+    """Newest first: up to ``limit`` entries matching ``filters``, older than ``before`` (a stream id).
 
-    The time filters are a range of stream ids (no scanning); flow and user are matched
-    while reading ``_CHUNK`` items per round trip, at most ``budget`` items in all, so a
-    rare match costs a bounded read. ``keep`` may drop more items per chunk (who may see
-    what). Returns the items and the cursor to pass as ``before`` for the next page, or
-    ``None`` when the range is exhausted.
+    The time filters are a range of ids; a user or flow filter reads that user's (or flow's)
+    index instead of the whole stream, then the entries it names, ``_CHUNK`` at a time, at
+    most ``budget`` in all. ``keep`` may drop more entries per chunk (who may see what).
+    Returns the entries and the cursor to pass as ``before`` for the next page, or ``None``
+    when the range is exhausted.
     """
-    key = stream_key(member_id)
+    if filters.user_id is not None:
+        source, other = user_index_key(member_id, filters.user_id), ("flow", filters.flow_id)
+    elif filters.flow_id is not None:
+        source, other = flow_index_key(member_id, filters.flow_id), ("user", None)
+    else:
+        source, other = stream_key(member_id), ("user", None)
     high = f"({before}" if before else (f"{filters.until_ms}-18446744073709551615" if filters.until_ms else "+")
     low = f"{filters.since_ms}-0" if filters.since_ms else "-"
-    found: list[tuple[str, dict[str, str]]] = []
+    found: Items = []
     read = 0
     while True:
-        count = min(_CHUNK, max(1, (budget - read) if budget else _CHUNK))
-        chunk = r.xrevrange(key, max=high, min=low, count=count)
+        count = min(_CHUNK, max(1, budget - read)) if budget else _CHUNK
+        chunk = r.xrevrange(source, max=high, min=low, count=count)
         if not chunk:
             return found, None
         read += len(chunk)
-        matched = [item for item in chunk if filters.matches(item[1])]
+        field, wanted = other
+        matched = [item for item in chunk if wanted is None or item[1].get(field) == str(wanted)]
+        if source != stream_key(member_id):
+            matched = _entries(r, member_id, [stream_id for stream_id, _ in matched])
         for item in keep(matched) if keep else matched:
             found.append(item)
             if len(found) == limit:
@@ -241,10 +285,7 @@ def names(r: Any, key: str) -> dict[str, str]:
 
 
 def all_items(
-    r: Any,
-    member_id: str,
-    filters: Filters,
-    keep: Callable[[list[tuple[str, dict[str, str]]]], list[tuple[str, dict[str, str]]]] | None = None,
+    r: Any, member_id: str, filters: Filters, keep: Callable[[Items], Items] | None = None
 ) -> Iterator[tuple[str, dict[str, str]]]:
     """Every item matching ``filters``, newest first, read ``_CHUNK`` at a time (the CSV export)."""
     before = None

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from flask_babel import gettext as _
@@ -135,52 +134,40 @@ def export(session: FrameSession, asked: Filters) -> Iterator[str]:
     names = activity.names(r, activity.people_key(member_id))
     _logged_flows(viewer)
     items = activity.all_items(r, member_id, viewer.filters(asked), keep=None if viewer.is_admin else viewer.keep)
-    return csv_lines(_header(), (_row(activity.entry_from(i, fields, names)) for i, fields in items))
+    words = _Words()  # translated once, not per row
+    return csv_lines(words.header, (words.row(activity.entry_from(i, fields, names)) for i, fields in items))
 
 
-def _header() -> list[str]:
-    return [
-        _("Time (UTC)"),
-        _("User ID"),
-        _("User"),
-        _("Flow ID"),
-        _("Flow"),
-        _("From"),
-        _("To"),
-        _("How"),
-        _("Result"),
-        _("Bitrix24's answer"),
-    ]
+class _Words:
+    """The file's words in the user's language."""
 
+    def __init__(self) -> None:
+        self.header = [
+            _("Time (UTC)"),
+            _("User ID"),
+            _("User"),
+            _("Flow ID"),
+            _("Flow"),
+            _("From"),
+            _("To"),
+            _("How"),
+            _("Result"),
+            _("Bitrix24's answer"),
+        ]
+        self.states = {True: _("On"), False: _("Off")}
+        self.hows = {"switch": _("Single switch"), "bulk": _("Bulk switch"), "schedule": _("Scheduled")}
+        self.results = {activity.DONE: _("Done"), activity.REFUSED: _("Refused"), activity.FAILED: _("Failed")}
 
-def state_name(active: bool) -> str:
-    return _("On") if active else _("Off")
-
-
-def how_name(how: str) -> str:
-    return {"switch": _("Single switch"), "bulk": _("Bulk switch"), "schedule": _("Scheduled")}.get(how, how)
-
-
-def result_name(result: str) -> str:
-    return {activity.DONE: _("Done"), activity.REFUSED: _("Refused"), activity.FAILED: _("Failed")}.get(
-        result, result
-    )
-
-
-def _row(entry: Entry) -> list[object]:
-    return [
-        _utc(entry.at),
-        entry.user_id,
-        entry.user_name,
-        entry.flow_id,
-        entry.flow_name,
-        state_name(entry.before),
-        state_name(entry.asked),
-        how_name(entry.how),
-        result_name(entry.result),
-        entry.answer,
-    ]
-
-
-def _utc(at: datetime) -> str:
-    return at.strftime("%Y-%m-%d %H:%M:%S")
+    def row(self, entry: Entry) -> list[object]:
+        return [
+            entry.at.strftime("%Y-%m-%d %H:%M:%S"),
+            entry.user_id,
+            entry.user_name,
+            entry.flow_id,
+            entry.flow_name,
+            self.states[entry.before],
+            self.states[entry.asked],
+            self.hows.get(entry.how, entry.how),
+            self.results.get(entry.result, entry.result),
+            entry.answer,
+        ]

@@ -121,8 +121,8 @@ return {'admitted', 0, take_locks(3, ARGV[2], ttl)}
 # KEYS: the locks from the first one to try, in ascending flow id. ARGV: token, lifetime (ms).
 _TAKE_LOCKS = _TAKE_LOCKS_LUA + "return take_locks(1, ARGV[1], tonumber(ARGV[2]))"
 
-# KEYS: the user's in-flight hash, the portal's bucket, the activity log's keys (4), then
-# the locks (ARGV[5] of them), then the flows' cache entries (ARGV[6]).
+# KEYS: the user's in-flight hash, the portal's bucket, the locks (ARGV[5] of them), the flows'
+# cache entries (ARGV[6]), then record_activity's keys.
 # ARGV: lock token, the in-flight mark, unused budget slots, the user's share in the bucket,
 # the number of locks, of cache entries, the cache lifetime (ms), the cache values, then
 # record_activity's arguments.
@@ -132,7 +132,7 @@ _RELEASE = (
     + activity.RECORD_LUA
     + """
 local locks, cached = tonumber(ARGV[5]), tonumber(ARGV[6])
-for i = 7, 6 + locks do
+for i = 3, 2 + locks do
   if redis.call('GET', KEYS[i]) == ARGV[1] then
     redis.call('DEL', KEYS[i])
   end
@@ -142,10 +142,10 @@ give_back(KEYS[2], tonumber(ARGV[3]), ARGV[4])
 local ttl = tonumber(ARGV[7])
 if ttl > 0 then
   for i = 1, cached do
-    store_flow(KEYS[6 + locks + i], ARGV[7 + i], ttl)
+    store_flow(KEYS[2 + locks + i], ARGV[7 + i], ttl)
   end
 end
-record_activity(KEYS[3], KEYS[4], KEYS[5], KEYS[6], ARGV, 8 + cached)
+record_activity(3 + locks + cached, ARGV, 8 + cached)
 return 0
 """
 )
@@ -364,13 +364,14 @@ def _switch(
         cached = {flow_id: outcome.last for flow_id, outcome in outcomes.items() if outcome.last is not None}
         changes = [outcome.change for outcome in outcomes.values() if outcome.change is not None]
         released = [lock_keys[i] for i in sorted(held)]
+        logged = activity.record_keys(member_id, user_id, changes)
         r.eval(
             _RELEASE,
-            len(head) + 4 + len(released) + len(cached),
+            len(head) + len(released) + len(cached) + len(logged),
             *head,
-            *activity.record_keys(member_id),
             *released,
             *(flow_cache.flow_key(member_id, flow_id) for flow_id in cached),
+            *logged,
             token,
             f"{group}:{token}",
             client.unused_prepaid() if prepaid else slots,

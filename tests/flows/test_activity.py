@@ -66,6 +66,9 @@ def test_a_switch_is_recorded_without_an_extra_redis_round_trip(
     # The portal record and the user's pair; the admission; the release (lock, mark, cache, log).
     assert round_trips[0] == 3
     [entry] = entries(redis_db, sandbox.member_id)
+    # The same id in the user's and the flow's index: a filtered view reads only those.
+    assert redis_db.xrange(activity.user_index_key(sandbox.member_id, data.OWNER)) == [(entry["id"], {"flow": "1"})]
+    assert redis_db.xrange(activity.flow_index_key(sandbox.member_id, SUPPORT)) == [(entry["id"], {"user": "2"})]
     at_ms = int(entry.pop("id").split("-")[0])
     assert before_ms - 1000 <= at_ms <= int(time.time() * 1000) + 1000  # the Redis server's clock, UTC
     assert entry == {

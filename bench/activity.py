@@ -91,9 +91,14 @@ def run(options: Options) -> list[Figure]:
         took = time.perf_counter() - started
         rows = csv.content.count(b"\r\n") - 1
         size = stack.redis.memory_usage(stream_key(stack.member_id)) or 0
+        indexes = sum(
+            stack.redis.memory_usage(key) or 0
+            for key in stack.redis.scan_iter(f"{stream_key(stack.member_id)}:*")
+            if ":user:" in key or ":flow:" in key
+        )
         figures += [
             Figure(NAME, f"the whole log as CSV: {rows:,} rows, {len(csv.content) / 1e6:.1f} MB in {took:.2f} s"),
-            Figure(NAME, f"Redis memory: {size / entries:.0f} bytes per entry ({size / 1e6:.1f} MB for "
-                         f"{entries:,}); filled in {filled:.1f} s"),
+            Figure(NAME, f"Redis memory: {size / entries:.0f} bytes per entry, {indexes / entries:.0f} more for "
+                         f"its two index ids ({(size + indexes) / 1e6:.1f} MB for {entries:,}); filled in {filled:.1f} s"),
         ]
     return figures

@@ -256,22 +256,26 @@ def scan(
         source, other = stream_key(member_id), ("user", None)
     high = f"({before}" if before else (f"{filters.until_ms}-18446744073709551615" if filters.until_ms else "+")
     low = f"{filters.since_ms}-0" if filters.since_ms else "-"
+    indexed = source != stream_key(member_id)
+    field, wanted = other
+    everything = not indexed and wanted is None and keep is None  # every item read is shown
     found: Items = []
     read = 0
     while True:
-        count = min(_CHUNK, max(1, budget - read)) if budget else _CHUNK
+        count = min(_CHUNK, limit - len(found) if everything else _CHUNK)
+        count = min(count, max(1, budget - read)) if budget else count
         chunk = r.xrevrange(source, max=high, min=low, count=count)
         if not chunk:
             return found, None
         read += len(chunk)
-        field, wanted = other
         matched = [item for item in chunk if wanted is None or item[1].get(field) == str(wanted)]
-        if source != stream_key(member_id):
-            matched = _entries(r, member_id, [stream_id for stream_id, _ in matched])
-        for item in keep(matched) if keep else matched:
-            found.append(item)
-            if len(found) == limit:
-                return found, item[0]
+        while matched:  # read the log's entries only as far as the page needs them
+            part, matched = matched[: limit - len(found)], matched[limit - len(found) :]
+            items = _entries(r, member_id, [stream_id for stream_id, _ in part]) if indexed else part
+            for item in keep(items) if keep else items:
+                found.append(item)
+                if len(found) == limit:
+                    return found, item[0]
         high = f"({chunk[-1][0]}"
         if len(chunk) < count:
             return found, None

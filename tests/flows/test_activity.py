@@ -255,13 +255,15 @@ def test_filters_by_flow_user_and_date(portal_client: FlaskClient, sandbox: Sand
     assert view(portal_client, admin, since=at[-1], until=at[-1])["entries"][-1]["id"] == newest[-1]["id"]
 
 
-def test_pages_follow_the_cursor(roomy_app: Flask, sandbox: SandboxServer, redis_db: redis.Redis) -> None:
+@pytest.mark.parametrize("viewer", [data.OWNER, data.ADMIN], ids=["her own, by her index", "the whole portal"])
+def test_pages_follow_the_cursor(roomy_app: Flask, sandbox: SandboxServer, redis_db: redis.Redis, viewer) -> None:
     client = roomy_app.test_client()
     ids = sandbox.seed_many_flows(60)
     known_flows.remember(redis_db, sandbox.member_id, ids)
-    page = open_page(client, sandbox, data.OWNER)
-    pause(client, page, ids)
-    pause(client, page, ids, active=True)
+    owner = open_page(client, sandbox, data.OWNER)
+    pause(client, owner, ids)
+    pause(client, owner, ids, active=True)
+    page = open_page(client, sandbox, viewer)
     seen: list[str] = []
     cursor = None
     sizes = []

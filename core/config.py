@@ -60,6 +60,8 @@ DEFAULTS: dict[str, Any] = {
     "DISCOVERY_SCAN_LIMIT": 5000,
     "DISCOVERY_STALE_SECONDS": 3600,
     "DISCOVERY_LOCK_SECONDS": 600,
+    # a portal without tasks.flow.Flow.list (services/flow_list.py) is asked again after this long
+    "FLOW_LIST_REPROBE_SECONDS": 86400,
     # an uninstall event Bitrix24 did not confirm yet is checked again after this many
     # seconds, then at doubling intervals, for UNINSTALL_RECHECK_FOR seconds
     "UNINSTALL_RECHECK_FIRST": 60.0,
@@ -179,6 +181,8 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
         )
     if config["PROXY_COUNT"] < 0:
         raise ConfigError("PROXY_COUNT must be 0 or more")
+    if config["FLOW_LIST_REPROBE_SECONDS"] < 1:
+        raise ConfigError("FLOW_LIST_REPROBE_SECONDS must be at least 1")
     if config["ACTIVITY_MAX_ENTRIES"] < 1 or config["ACTIVITY_MAX_DAYS"] <= 0:
         raise ConfigError("ACTIVITY_MAX_ENTRIES and ACTIVITY_MAX_DAYS must be positive")
     if config["MAX_CONTENT_LENGTH"] < 4096:

@@ -15,8 +15,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from flask import current_app
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 
+from core import clock
 from services.errors import SessionInvalid
 
 HEADER = "X-Frame-Session"
@@ -34,11 +35,16 @@ class FrameSession:
     is_admin: bool
 
 
+class _Signer(TimestampSigner):
+    def get_timestamp(self) -> int:
+        return int(clock.now())
+
+
 def _serializer() -> URLSafeTimedSerializer:
     config = current_app.config
     # itsdangerous signs with the last key and accepts any of them.
     keys = [*config["SECRET_KEY_FALLBACKS"], config["SECRET_KEY"]]
-    return URLSafeTimedSerializer(keys, salt=_SALT)
+    return URLSafeTimedSerializer(keys, salt=_SALT, signer=_Signer)
 
 
 def issue(session: FrameSession) -> str:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import redis
 
 from app import create_app
+from core import clock
 from core.redis_server import RedisServer
 
 #: the app's SECRET_KEY in tests (never a default of the app: it refuses to start without one)
@@ -68,3 +69,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if os.environ.get("CI") and reporter is not None and reporter.stats.get("skipped"):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture
+def moved_clock() -> Iterator[Callable[[float], None]]:
+    """``moved_clock(seconds)`` moves the app's clock (``core.clock``) forward; put back after the test."""
+    yield clock.advance
+    clock.reset()

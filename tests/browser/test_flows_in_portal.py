@@ -98,9 +98,20 @@ def test_a_flow_name_with_html_shows_as_text(page: Page, sandbox: SandboxServer,
     expect(frame.locator("#fs-list script")).to_have_count(0)
 
 
+def test_a_flow_new_to_the_app_shows_at_once_where_the_portal_lists_flows(
+    page: Page, sandbox: SandboxServer, live_app: LiveApp, redis_db: redis.Redis
+) -> None:
+    new_flow = sandbox.add_flow("Hiring pipeline", owner_id=data.ADMIN)  # no task, never discovered
+    frame = open_app(page, sandbox, data.ADMIN)
+    expect(frame.get_by_role("switch", name="Hiring pipeline")).to_be_checked()
+    assert new_flow in known_flows.known_ids(redis_db, sandbox.member_id)
+    assert sandbox.calls(flows.GET) == 0  # the list said it all
+
+
 def test_a_missing_flow_is_added_by_pasting_its_link(
     page: Page, sandbox: SandboxServer, live_app: LiveApp, redis_db: redis.Redis
 ) -> None:
+    sandbox.settings.flow_list_method = False  # an older portal: the page shows the known flows only
     redis_db.srem(known_flows.flows_key(sandbox.member_id), DESIGN_REVIEWS)
     frame = open_app(page, sandbox, data.OWNER)
     expect(frame.get_by_role("switch", name="Design reviews")).to_have_count(0)
@@ -118,6 +129,7 @@ def test_a_missing_flow_is_added_by_pasting_its_link(
 def test_an_admin_searches_bitrix24_for_flows_again(
     page: Page, sandbox: SandboxServer, live_app: LiveApp, redis_db: redis.Redis
 ) -> None:
+    sandbox.settings.flow_list_method = False  # an older portal: the page shows the known flows only
     new_flow = sandbox.add_flow("Hiring pipeline", owner_id=data.ADMIN)
     frame = open_app(page, sandbox, data.ADMIN)
     expect(frame.get_by_role("switch", name="Hiring pipeline")).to_have_count(0)
@@ -165,10 +177,11 @@ def test_the_page_renders_in_each_language_fits_and_never_scrolls_sideways(
 def test_a_page_whose_tokens_died_reopens_through_the_portal(
     page: Page, sandbox: SandboxServer, live_app: LiveApp, redis_db: redis.Redis
 ) -> None:
+    page.clock.install()  # the page's clock, moved instead of waited for
     frame = open_app(page, sandbox, data.OWNER)
     switch = frame.get_by_role("switch", name="Support requests")
     expect(switch).to_be_checked()
-    page.wait_for_timeout(5500)  # only a page open for a while reopens itself (no loops)
+    page.clock.fast_forward(6000)  # only a page open for a while reopens itself (no loops)
     # The stored pair is gone (e.g. its refresh token was burned by a worker killed mid-refresh).
     redis_db.delete(f"fs:{{{sandbox.member_id}}}:user:{data.OWNER}")
     with page.expect_navigation(timeout=10_000):  # BX24.reloadWindow(): the portal posts the frame anew

@@ -1,4 +1,4 @@
-"""8. The activity view over 100,000 entries: time to the first page, and the whole log as CSV.
+"""9. The activity view over 100,000 entries: time to the first page, and the whole log as CSV.
 
 The portal's stream is filled straight in Redis (entries like the switches write, spread
 over a few users and flows), then the view is asked through the app as an administrator

@@ -1,4 +1,4 @@
-"""7. Bulk switching: "Pause selected" / "Resume selected" for 25, 100 and 500 flows.
+"""8. Bulk switching: "Pause selected" / "Resume selected" for 25, 100 and 500 flows.
 
 The admin switches every flow (all of them differ from the state asked for): reads in
 batches of 50, then the activates with their re-reads 25 flows a batch, 4 requests in

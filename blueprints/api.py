@@ -63,9 +63,11 @@ def switch_flow(flow_id: int) -> ResponseReturnValue:
 
 
 def _result_json(result: SwitchResult) -> dict[str, Any]:
-    """One flow of a bulk: its state, and when it failed the code, the app's sentence and
-    Bitrix24's own text (``bitrix24``) if it said one."""
-    answer: dict[str, Any] = {"id": result.id, "active": result.active, "changed": result.changed}
+    """One flow of a bulk: its state when known, and when it failed the code, the app's sentence
+    and Bitrix24's own text (``bitrix24``) if it said one."""
+    answer: dict[str, Any] = {"id": result.id, "changed": result.changed}
+    if result.known:  # a flow never read has no state to show
+        answer["active"] = result.active
     if result.error is not None:
         explained = ANSWERS.answer_for(result.error)
         assert explained is not None  # every error a switch reports has an answer

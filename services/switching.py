@@ -153,12 +153,17 @@ return 0
 
 @dataclass(frozen=True)
 class SwitchResult:
-    """The state Bitrix24 reports after a switch; ``error`` when it refused or failed."""
+    """The state Bitrix24 reports after a switch; ``error`` when it refused or failed.
+
+    ``known``: ``active`` is what Bitrix24 said; false when the flow was never read (Bitrix24
+    does not show it to the user, or another switch held it too long).
+    """
 
     id: int
     active: bool
     changed: bool
     error: Exception | None = None
+    known: bool = True
 
 
 @dataclass(frozen=True)
@@ -239,7 +244,7 @@ def _switch_locked(client: RestClient, ids: Sequence[int], desired: bool) -> dic
     read_at = time.time()
     raws, errors = read_flows(client, list(ids))
     outcomes: dict[int, _Outcome] = {
-        flow_id: _Outcome(SwitchResult(flow_id, False, changed=False, error=_read_error(error)))
+        flow_id: _Outcome(SwitchResult(flow_id, False, changed=False, error=_read_error(error), known=False))
         for flow_id, error in errors.items()
     }
     reads = {flow_id: (raw, read_at) for flow_id, raw in raws.items()}
@@ -314,16 +319,27 @@ def _wait_for_locks(
     return held
 
 
-def _switch(
+def switch_many(
     client: RestClient,
     r: Any,
     member_id: str,
     user_id: int,
     flow_ids: Sequence[int],
     desired: bool,
-    how: str,
-    rate_wait: float,
-) -> dict[int, _Outcome]:
+    *,
+    how: str = "bulk",
+    rate_wait: float | None = None,
+) -> dict[int, SwitchResult]:
+    """Bring every flow of ``flow_ids`` to ``desired`` with the client's token (its user's); at most
+    one toggle each. Each flow's result; a flow Bitrix24 does not show the user, or whose lock
+    stayed taken for ``SWITCH_LOCK_WAIT``, has its error (``FlowNotVisible``, ``FlowBusy``, ...)
+    and ``known`` false.
+
+    ``how`` names what asked for it (``switch``, ``bulk``, ``schedule``) in the activity log.
+    Raises ``FlowBusy`` when the user has too many switches in flight and ``RateLimited``
+    when the user's share of the portal's budget is spent for longer than ``rate_wait``
+    (default: the client's); nothing was sent to the portal then.
+    """
     ids = sorted({int(flow_id) for flow_id in flow_ids})
     ttl_ms = _lock_ttl_ms(len(ids))
     token = secrets.token_hex(16)
@@ -334,7 +350,7 @@ def _switch(
     slots = _budget(len(ids))
     status, wait, taken = r.eval(
         _ADMIT, len(head) + len(lock_keys), *head, *lock_keys, group, token, ttl_ms, PER_FLOW, PER_USER,
-        *limiter.args(slots, rate_wait),
+        *limiter.args(slots, client.rate_wait if rate_wait is None else rate_wait),
     )
     if status == "busy":
         raise FlowBusy(ids[0] if len(ids) == 1 else None)
@@ -355,9 +371,11 @@ def _switch(
         if mine:
             outcomes = _switch_locked(client, mine, desired)
         for flow_id in set(ids) - set(mine):
-            outcomes[flow_id] = _Outcome(SwitchResult(flow_id, False, changed=False, error=FlowBusy(flow_id)))
+            outcomes[flow_id] = _Outcome(
+                SwitchResult(flow_id, False, changed=False, error=FlowBusy(flow_id), known=False)
+            )
         _log(member_id, user_id, desired, how, outcomes)
-        return outcomes
+        return {flow_id: outcome.result for flow_id, outcome in outcomes.items()}
     finally:
         # Under the locks, so switches of a flow reach the cache and the log in order; every
         # user's next reload shows the state Bitrix24 reported last.
@@ -396,31 +414,6 @@ def _log(member_id: str, user_id: int, desired: bool, how: str, outcomes: dict[i
             log.info("Portal %s: user %s turned flow %s %s (%s)", member_id, user_id, flow_id, state, how)
 
 
-def switch_many(
-    client: RestClient,
-    r: Any,
-    member_id: str,
-    user_id: int,
-    flow_ids: Sequence[int],
-    desired: bool,
-    *,
-    how: str = "bulk",
-    rate_wait: float | None = None,
-) -> dict[int, SwitchResult]:
-    """Bring every flow of ``flow_ids`` to ``desired`` with the client's token (its user's); at most
-    one toggle each. Each flow's result; a flow Bitrix24 does not show the user, or whose lock
-    stayed taken for ``SWITCH_LOCK_WAIT``, has its error (``FlowNotVisible``, ``FlowBusy``, ...).
-
-    ``how`` names what asked for it (``switch``, ``bulk``, ``schedule``) in the activity log.
-    Raises ``FlowBusy`` when the user has too many switches in flight and ``RateLimited``
-    when the user's share of the portal's budget is spent for longer than ``rate_wait``
-    (default: the client's); nothing was sent to the portal then.
-    """
-    wait = client.rate_wait if rate_wait is None else rate_wait
-    outcomes = _switch(client, r, member_id, user_id, flow_ids, desired, how, wait)
-    return {flow_id: outcome.result for flow_id, outcome in outcomes.items()}
-
-
 def switch(
     client: RestClient, r: Any, member_id: str, user_id: int, flow_id: int, desired: bool, *, how: str = "switch"
 ) -> SwitchResult:
@@ -433,10 +426,10 @@ def switch(
     of the portal's budget is spent for longer than the client waits, ``FlowNotVisible``
     / ``FlowNotFound`` (or the read's own error) when Bitrix24 does not show the user the flow.
     """
-    outcome = _switch(client, r, member_id, user_id, [flow_id], desired, how, client.rate_wait)[int(flow_id)]
-    if outcome.last is None and outcome.result.error is not None:
-        raise outcome.result.error  # never read: there is no state to report
-    return outcome.result
+    result = switch_many(client, r, member_id, user_id, [flow_id], desired, how=how)[int(flow_id)]
+    if not result.known and result.error is not None:
+        raise result.error  # never read: there is no state to report
+    return result
 
 
 def switch_as(member_id: str, user_id: int, flow_id: int, desired: bool, *, how: str = "switch") -> SwitchResult:

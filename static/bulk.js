@@ -61,8 +61,8 @@
 
   function show(result) {
     const flow = fs.flows.get(result.id);
-    if (flow) flow.active = result.active;
-    fs.showState(result.id, result.active);
+    if (flow && typeof result.active === "boolean") flow.active = result.active; // absent: never read
+    if (flow) fs.showState(result.id, flow.active);
     fs.showAlert(result.id, result.error ? fs.explain(result) : "");
   }
 

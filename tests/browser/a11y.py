@@ -1,8 +1,8 @@
 """Checks that a page works for everyone, for the browser tests of any screen of the app.
 
 - ``assert_no_axe_violations(frame)``: axe-core (``axe-playwright-python``) finds nothing.
-- ``tab_through(page, frame)``: the keyboard's tab stops inside the app's frame, each with
-  whether a focus indicator is visible (pixels around it change when it gains focus).
+- ``assert_keyboard_reaches_everything(page, frame, start)``: every action is a tab stop with a
+  visible focus indicator (pixels around it change when it gains focus; ``tab_through``).
 - ``assert_dialog_keeps_and_returns_focus(page, frame, opener, dialog)``: a modal dialog
   opened from ``opener`` keeps Tab and Shift+Tab inside, closes on Escape, and gives focus back.
 - ``set_frame_width(page, frame, px)`` and ``layout_problems(frame)``: the frame as a narrow
@@ -132,6 +132,14 @@ def unreachable(frame: Frame, stops: list[Stop]) -> list[str]:
         {item["label"] for item in shown if not item["radio"] and item["label"] not in reached}
         | {f"radio:{item['radio']}" for item in shown if item["radio"] and f"radio:{item['radio']}" not in reached}
     )
+
+
+def assert_keyboard_reaches_everything(page: Page, frame: Frame, start: Locator) -> set[str]:
+    """Every action shown after ``start`` is a tab stop, each with a visible focus; their names."""
+    stops = tab_through(page, frame, start)
+    assert [stop.label for stop in stops if not stop.focus_visible] == [], "tab stops without a visible focus"
+    assert unreachable(frame, stops) == [], "actions the keyboard cannot reach"
+    return {stop.label for stop in stops}
 
 
 def assert_dialog_keeps_and_returns_focus(page: Page, frame: Frame, opener: Locator, dialog: str) -> None:

@@ -13,11 +13,10 @@ from services import flows, known_flows
 from tests.browser.a11y import (
     app_frame,
     assert_dialog_keeps_and_returns_focus,
+    assert_keyboard_reaches_everything,
     assert_no_axe_violations,
     layout_problems,
     set_frame_width,
-    tab_through,
-    unreachable,
 )
 from tests.browser.test_flows_in_portal import SUPPORT, open_app
 from tests.install.live import LiveApp, eventually
@@ -40,8 +39,14 @@ def tall_page(chromium: Browser) -> Page:
     assert errors == []
 
 
-def long_names(sandbox: SandboxServer, r: redis.Redis) -> None:
-    """Flows whose names and descriptions test the wrapping: long words, long sentences."""
+@pytest.fixture(params=LANGUAGES)
+def lang(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def olegs_page(tall_page: Page, sandbox: SandboxServer, live_app: LiveApp, redis_db: redis.Redis, lang: str):
+    """Oleg's page in ``lang``, with flows whose names test the wrapping: long words, long sentences."""
     ids = [
         sandbox.add_flow(
             "Quarterly procurement approvals for regional subsidiaries and their contractors",
@@ -51,24 +56,32 @@ def long_names(sandbox: SandboxServer, r: redis.Redis) -> None:
         sandbox.add_flow("Rechnungsfreigabeverfahren der Tochtergesellschaften", owner_id=data.OWNER),
         sandbox.add_flow("Согласование закупок региональных подразделений", owner_id=data.OWNER),
     ]
-    known_flows.remember(r, sandbox.member_id, ids)
+    known_flows.remember(redis_db, sandbox.member_id, ids)
+    return open_app(tall_page, sandbox, data.OWNER, lang=lang)
 
 
 def activity_entries(sandbox: SandboxServer, frame: FrameLocator) -> None:
-    """A change and a refusal in the log, then the activity view."""
+    """A change in the log."""
     frame.get_by_role("switch", name="Support requests").click()
     eventually(lambda: sandbox.flow(SUPPORT).active is False)
+
+
+def admins_activity_view(page: Page, sandbox: SandboxServer) -> FrameLocator:
+    """Anna's Activity section (the user filter too), with one entry."""
+    frame = open_app(page, sandbox, data.ADMIN)
+    activity_entries(sandbox, frame)
+    frame.get_by_role("link", name="Activity").click()
+    expect(frame.locator("#fs-activity-list .fs-entry")).to_have_count(1)
+    return frame
 
 
 # --- axe-core --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("lang", LANGUAGES)
 def test_axe_finds_nothing_on_the_flows_page_the_dialog_and_the_activity_view(
-    tall_page: Page, sandbox: SandboxServer, live_app: LiveApp, redis_db: redis.Redis, lang: str
+    tall_page: Page, sandbox: SandboxServer, olegs_page: FrameLocator, lang: str
 ) -> None:
-    long_names(sandbox, redis_db)
-    frame = open_app(tall_page, sandbox, data.OWNER, lang=lang)
+    frame = olegs_page
     document = app_frame(tall_page)
     assert_no_axe_violations(document)
 
@@ -87,9 +100,7 @@ def test_axe_finds_nothing_on_the_flows_page_the_dialog_and_the_activity_view(
 def test_axe_finds_nothing_in_an_administrators_activity_view(
     tall_page: Page, sandbox: SandboxServer, live_app: LiveApp
 ) -> None:
-    frame = open_app(tall_page, sandbox, data.ADMIN)
-    activity_entries(sandbox, frame)
-    frame.get_by_role("link", name="Activity").click()
+    frame = admins_activity_view(tall_page, sandbox)
     expect(frame.get_by_label("User")).to_be_visible()
     assert_no_axe_violations(app_frame(tall_page))
 
@@ -102,28 +113,17 @@ def test_every_action_on_the_flows_page_is_reachable_with_visible_focus(
 ) -> None:
     frame = open_app(tall_page, sandbox, data.ADMIN)  # the admin also has "search again"
     frame.get_by_role("checkbox", name="Select Support requests").check()  # the bulk buttons are live
-    document = app_frame(tall_page)
-    stops = tab_through(tall_page, document, frame.get_by_role("heading", level=1))
-    assert [stop.label for stop in stops if not stop.focus_visible] == []
-    assert unreachable(document, stops) == []
-    labels = [stop.label for stop in stops]
-    for wanted in ("Flows", "Activity", "Search", "Select all shown", "Pause selected", "Resume selected",
-                   "Select Support requests", "Add flow", "Search Bitrix24 for flows again"):
-        assert wanted in labels
+    labels = assert_keyboard_reaches_everything(tall_page, app_frame(tall_page), frame.locator("h1"))
+    assert {"Flows", "Activity", "Search", "Select all shown", "Pause selected", "Resume selected",
+            "Select Support requests", "Add flow", "Search Bitrix24 for flows again"} <= labels
 
 
 def test_every_action_of_the_activity_view_is_reachable_with_visible_focus(
     tall_page: Page, sandbox: SandboxServer, live_app: LiveApp
 ) -> None:
-    frame = open_app(tall_page, sandbox, data.ADMIN)
-    activity_entries(sandbox, frame)
-    frame.get_by_role("link", name="Activity").click()
-    expect(frame.locator("#fs-activity-list .fs-entry")).to_have_count(1)
-    document = app_frame(tall_page)
-    stops = tab_through(tall_page, document, frame.get_by_role("heading", level=1))
-    assert [stop.label for stop in stops if not stop.focus_visible] == []
-    assert unreachable(document, stops) == []
-    assert {"Flows", "Flow", "User", "Since", "Until", "Apply", "Download CSV"} <= {stop.label for stop in stops}
+    frame = admins_activity_view(tall_page, sandbox)
+    labels = assert_keyboard_reaches_everything(tall_page, app_frame(tall_page), frame.locator("h1"))
+    assert {"Flows", "Flow", "User", "Since", "Until", "Apply", "Download CSV"} <= labels
 
 
 def test_the_keyboard_alone_pauses_selected_flows(tall_page: Page, sandbox: SandboxServer, live_app: LiveApp) -> None:
@@ -155,12 +155,10 @@ def test_the_dialog_keeps_and_returns_focus(tall_page: Page, sandbox: SandboxSer
 # --- narrow frames -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("lang", LANGUAGES)
 def test_from_200_px_up_nothing_overflows_and_words_wrap_between_words(
-    tall_page: Page, sandbox: SandboxServer, live_app: LiveApp, redis_db: redis.Redis, lang: str
+    tall_page: Page, olegs_page: FrameLocator, lang: str
 ) -> None:
-    long_names(sandbox, redis_db)
-    frame = open_app(tall_page, sandbox, data.OWNER, lang=lang)
+    frame = olegs_page
     quarterly = frame.get_by_role("switch", name="Quarterly procurement approvals", exact=False)
     quarterly.click()
     expect(quarterly).not_to_be_checked()
@@ -212,20 +210,22 @@ def test_the_flows_administrator_has_one_name_in_each_language(
     assert term.lower() in placeholder.lower()
 
 
+def add(frame: FrameLocator, ref: str) -> None:
+    """Type ``ref`` into the "Missing a flow?" field and press "Add flow"."""
+    frame.get_by_label("Flow number or link to the flow in Bitrix24").fill(ref)
+    frame.get_by_role("button", name="Add flow").click()
+
+
 def test_a_flow_is_added_by_hash_number_or_by_a_link_without_https(
     page: Page, sandbox: SandboxServer, live_app: LiveApp, redis_db: redis.Redis
 ) -> None:
     sandbox.settings.flow_list_method = False  # an older portal: the page shows the known flows only
     redis_db.srem(known_flows.flows_key(sandbox.member_id), 2, 4)
     frame = open_app(page, sandbox, data.OWNER)
-    field = frame.get_by_label("Flow number or link to the flow in Bitrix24")
     answer = frame.locator("#fs-add-alert")
-    field.fill("#2")
-    frame.get_by_role("button", name="Add flow").click()
+    add(frame, "#2")
     expect(answer).to_have_text("Flow “Design reviews” added.")
-    link = flows.flow_url(sandbox.portal_url, data.OWNER, 4).removeprefix("http://")
-    field.fill(link)
-    frame.get_by_role("button", name="Add flow").click()
+    add(frame, flows.flow_url(sandbox.portal_url, data.OWNER, 4).removeprefix("http://"))
     expect(answer).to_have_text("Flow “Поток продаж” added.")
     expect(frame.get_by_role("switch", name="Поток продаж")).to_be_checked()
 
@@ -234,12 +234,9 @@ def test_submitting_the_empty_add_field_replaces_the_previous_message(
     page: Page, sandbox: SandboxServer, live_app: LiveApp
 ) -> None:
     frame = open_app(page, sandbox, data.OWNER)
-    field = frame.get_by_label("Flow number or link to the flow in Bitrix24")
     answer = frame.locator("#fs-add-alert")
-    field.fill("#1")
-    frame.get_by_role("button", name="Add flow").click()
+    add(frame, "#1")
     expect(answer).to_have_text("Flow “Support requests” is already in the list.")
-    field.fill("   ")
-    frame.get_by_role("button", name="Add flow").click()
+    add(frame, "   ")
     expect(answer).to_have_text("Type a flow number or paste a link to a flow first.")
-    expect(field).to_be_focused()
+    expect(frame.get_by_label("Flow number or link to the flow in Bitrix24")).to_be_focused()

@@ -8,10 +8,12 @@ entry's stream id is its time (the Redis server's clock, milliseconds, UTC).
 Entries are written by the switch's release script (``services/switching.py`` includes
 ``RECORD_LUA``), so a switch costs no Redis round trip more than before. Retention is
 bounded by count (``XADD ... MAXLEN ~ ACTIVITY_MAX_ENTRIES``) and age (``XTRIM ... MINID ~``
-now minus ``ACTIVITY_MAX_DAYS``; the keys expire that long after the last write). Three
-keys, all under the portal's hash tag (uninstall deletes them):
+now minus ``ACTIVITY_MAX_DAYS``; the keys expire that long after the last write). Its keys,
+all under the portal's hash tag (uninstall deletes them):
 
 - ``fs:{M}:activity``: the stream;
+- ``fs:{M}:activity:user:<U>`` and ``fs:{M}:activity:flow:<id>``: the ids of a user's and of a
+  flow's entries (the same ids), so a filtered page reads only what matches;
 - ``fs:{M}:activity:people``: user id → the last name known for them (the filter's list);
 - ``fs:{M}:activity:flows``: flow id → the last name recorded for it (the filter's list).
 

@@ -341,6 +341,8 @@ def switch_many(
     (default: the client's); nothing was sent to the portal then.
     """
     ids = sorted({int(flow_id) for flow_id in flow_ids})
+    if not ids:
+        return {}
     ttl_ms = _lock_ttl_ms(len(ids))
     token = secrets.token_hex(16)
     group = str(ids[0]) if len(ids) == 1 and how != "bulk" else BULK_MARK

@@ -37,7 +37,15 @@ from typing import TYPE_CHECKING, Any
 from flask import current_app
 
 from b24.client import BATCH_LIMIT, BatchResult
-from b24.errors import AuthError, B24Error, FlowError, FlowNotFound, OperationTimeLimit, RateLimited
+from b24.errors import (
+    AuthError,
+    B24Error,
+    FlowError,
+    FlowNotFound,
+    OperationTimeLimit,
+    PortalUnreachable,
+    RateLimited,
+)
 from b24.ratelimit import GIVE_BACK_LUA, TAKE_LUA, PortalRateLimiter, bucket_key
 from core.keys import portal_key
 from core.locks import lock
@@ -231,8 +239,10 @@ def _judged(
                               error=SwitchRefused(error))
     elif error is not None and _did_not_run(error):
         result = SwitchResult(flow_id, bool((after or read)[0].get("active")), changed=False, error=error)
-    elif after is None:  # ambiguous, and no read after it
-        result = SwitchResult(flow_id, before, changed=False, error=error or RuntimeError("no answer"))
+    elif after is None:  # ran or may have, and no read of the flow came back: its state is unknown
+        lost = PortalUnreachable("NO_ANSWER", "no read of the flow came back after activate")
+        result = SwitchResult(flow_id, before, changed=False, error=error or lost, known=False)
+        return _Outcome(result, None, _change(flow_id, raw, before, desired, result))  # nothing to cache
     else:  # activate ran, or may have: what Bitrix24 says now decides
         now = bool(after[0].get("active"))
         result = SwitchResult(flow_id, now, changed=now != before, error=None if now == desired else error)
@@ -285,7 +295,10 @@ def _switch_locked(client: RestClient, ids: Sequence[int], desired: bool) -> dic
     if unsure:
         # Never repeat a toggle: look at what Bitrix24 says now.
         again_at = time.time()
-        again, _ = read_flows(client, sorted(unsure))
+        try:
+            again, _ = read_flows(client, sorted(unsure))
+        except B24Error:  # nothing to judge by: each keeps the error its activate had
+            again = {}
         for flow_id, error in unsure.items():
             after = (again[flow_id], again_at) if flow_id in again else None
             outcomes[flow_id] = _judged(flow_id, reads[flow_id], desired, error, after)

@@ -14,7 +14,7 @@ from typing import Any
 from flask import Blueprint, Response, g, jsonify, request, stream_with_context
 from flask.typing import ResponseReturnValue
 
-from core.errors import error_response
+from core.errors import error_response, quoted
 from core.i18n import use_portal_language
 from services import activity, activity_view, bulk, discovery, frame_session, pages, switching
 from services.activity import Filters
@@ -58,7 +58,7 @@ def switch_flow(flow_id: int) -> ResponseReturnValue:
         answer = ANSWERS.answer_for(outcome.error)
         assert answer is not None  # every error a switch reports has an answer
         reason = str(getattr(outcome.error, "description", "") or outcome.error)
-        return error_response(answer, reason, id=flow_id, active=outcome.active)
+        return error_response(answer, reason, id=flow_id, active=outcome.active, **quoted(outcome.error))
     return jsonify(id=outcome.id, active=outcome.active, changed=outcome.changed)
 
 
@@ -71,10 +71,8 @@ def _result_json(result: SwitchResult) -> dict[str, Any]:
     if result.error is not None:
         explained = ANSWERS.answer_for(result.error)
         assert explained is not None  # every error a switch reports has an answer
-        own = str(getattr(result.error, "description", "") or "")
-        answer |= {"error": explained.code, "message": explained.text(own)}
-        if own:
-            answer["bitrix24"] = own
+        reason = str(getattr(result.error, "description", "") or result.error)
+        answer |= {"error": explained.code, "message": explained.text(reason), **quoted(result.error)}
     return answer
 
 

@@ -39,7 +39,6 @@ def client_strings() -> dict[str, Any]:
             "mine": _("None of these flows is yours: you neither created nor administer any of them."),
         },
         "emptyRef": _("Type a flow number or paste a link to a flow first."),
-        "bitrix24Says": _("Bitrix24 says: “{reason}”"),
         "select": _("Select {name}"),
         "selected": _("Selected: {count}"),
         "selectFirst": _("Select the flows first: tick the box beside each, or “Select all shown”."),
@@ -67,6 +66,7 @@ def client_strings() -> dict[str, Any]:
         "someFlow": _("Flow #{id}"),
         "how": {"switch": _("Single switch"), "bulk": _("Bulk switch"), "schedule": _("Scheduled")},
         "result": {"done": _("Done"), "refused": _("Refused"), "failed": _("Failed")},
+        "bitrix24Says": _("Bitrix24 says: “{text}”"),
     }
 
 

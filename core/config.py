@@ -31,6 +31,13 @@ DEFAULTS: dict[str, Any] = {
     "B24_RATE_LIMIT": "50/2",
     # how long a request a user waits on may wait for the portal's budget before "busy"
     "B24_RATE_WAIT": 3.0,
+    # the portal's operating-time limit per method (seconds of execution in 10 minutes); background
+    # work leaves a method alone once half of it is used (b24/operating.py)
+    "B24_OPERATING_LIMIT": 480.0,
+    # how long a method Bitrix24 refused for its operating time is not called when no reset time
+    # is known, and the longest it is ever left alone
+    "B24_OPERATING_BACKOFF": 60.0,
+    "B24_OPERATING_BACKOFF_MAX": 600.0,
     # the app's public base URL (https://flows.example.com): event handlers are bound to it
     "APP_PUBLIC_URL": "",
     "REDIS_URL": "",
@@ -66,6 +73,11 @@ DEFAULTS: dict[str, Any] = {
     # seconds, then at doubling intervals, for UNINSTALL_RECHECK_FOR seconds
     "UNINSTALL_RECHECK_FIRST": 60.0,
     "UNINSTALL_RECHECK_FOR": 86400.0,
+    # after an uninstall, install and update events (late from Bitrix24's queue) are ignored
+    # for this long, unless the installer runs again
+    "UNINSTALL_TOMBSTONE_SECONDS": 7 * 86400,
+    # an administrator's page open checks the app's event handlers (event.get) at most this often
+    "EVENTS_CHECK_SECONDS": 3600,
 }
 
 _BOOL = {

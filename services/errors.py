@@ -16,7 +16,6 @@ from b24.errors import (
     AccessDenied,
     AuthServerUnavailable,
     B24Error,
-    FlowNotFound,
     InsufficientScope,
     InvalidToken,
     NotInstalled,
@@ -33,12 +32,17 @@ from oauth.verify import TooManyRefusals, VerificationFailed
 
 
 class BitrixRefusal(Exception):
-    """Bitrix24 refused a flow method; ``description`` is its own text, in the portal's language."""
+    """Bitrix24 refused a flow method; ``description`` is its own text, in the portal's language.
+
+    The answer quotes it as ``bitrix24`` beside the app's own sentence, and the page shows it
+    under the flow: the app cannot read a text in any language, but the person can.
+    """
 
     def __init__(self, error: B24Error) -> None:
         super().__init__(error.description or error.code)
         self.error = error
         self.description = error.description or error.code
+        self.bitrix24 = self.description
 
 
 class FlowNotVisible(BitrixRefusal):
@@ -107,7 +111,6 @@ ANSWERS = ErrorTable(
             ),
         ),
         FlowNotVisible: Answer(404, "not_found", _l("Bitrix24 shows you no flow with this number.")),
-        FlowNotFound: Answer(404, "not_found", _l("This flow no longer exists in Bitrix24.")),
         BitrixRefusal: REFUSED,
         InvalidToken: TOKEN_DEAD,
         NotInstalled: TOKEN_DEAD,

@@ -37,15 +37,8 @@ from typing import TYPE_CHECKING, Any
 from flask import current_app
 
 from b24.client import BATCH_LIMIT, BatchResult
-from b24.errors import (
-    AuthError,
-    B24Error,
-    FlowError,
-    FlowNotFound,
-    OperationTimeLimit,
-    PortalUnreachable,
-    RateLimited,
-)
+from b24.errors import AuthError, B24Error, FlowError, OperationTimeLimit, PortalUnreachable, RateLimited
+from b24.operating import BLOCKED_LUA
 from b24.ratelimit import GIVE_BACK_LUA, TAKE_LUA, PortalRateLimiter, bucket_key
 from core.keys import portal_key
 from core.locks import lock
@@ -84,17 +77,24 @@ local function take_locks(first, token, ttl)
 end
 """
 
-# KEYS: the user's in-flight hash, the portal's bucket, then the flows' locks in ascending id.
-# ARGV: mark group (a flow id or 'bulk'), lock token, lock/mark lifetime (ms), PER_FLOW,
-# PER_USER, then take()'s arguments. Returns {status, wait, locks}: 'busy' (no slot for this
-# user), 'budget' (wait = minus the wait that was too long), 'admitted' (budget reserved;
+# KEYS: the user's in-flight hash, the portal's bucket, the methods' blocks, then the flows'
+# locks in ascending id. ARGV: mark group (a flow id or 'bulk'), lock token, lock/mark
+# lifetime (ms), PER_FLOW, PER_USER, then take()'s arguments, then blocked()'s. Returns
+# {status, wait, locks}: 'blocked' (a flow method's operating time is used up: wait = its
+# microseconds left), 'busy' (no slot for this user), 'budget' (wait = minus the wait that
+# was too long), 'admitted' (budget reserved;
 # wait = what is left to wait, then the locks: never while holding one; locks = how many of
 # the locks, in order, are ours already: all up to the first one someone else holds, none
 # while the budget must be waited for).
 _ADMIT = (
     TAKE_LUA
+    + BLOCKED_LUA
     + _TAKE_LOCKS_LUA
     + """
+local left = blocked(KEYS[3], ARGV[14], ARGV[15])
+if left > 0 then
+  return {'blocked', left, 0}
+end
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 local ttl = tonumber(ARGV[3])
@@ -122,7 +122,7 @@ redis.call('PEXPIRE', KEYS[1], ttl)
 if wait > 0 then
   return {'admitted', wait, 0}
 end
-return {'admitted', 0, take_locks(3, ARGV[2], ttl)}
+return {'admitted', 0, take_locks(4, ARGV[2], ttl)}
 """
 )
 
@@ -203,8 +203,8 @@ def _did_not_run(error: B24Error) -> bool:
 
 
 def _read_error(error: B24Error) -> B24Error | FlowNotVisible:
-    """A refused read: a flow error means the user may not see the flow (or it is gone)."""
-    return error if isinstance(error, FlowNotFound) or not isinstance(error, FlowError) else FlowNotVisible(error)
+    """A refused read means the user may not see the flow (or it is gone: Bitrix24 does not say which)."""
+    return FlowNotVisible(error) if isinstance(error, FlowError) else error
 
 
 def _budget(flows: int) -> int:
@@ -360,13 +360,16 @@ def switch_many(
     token = secrets.token_hex(16)
     group = str(ids[0]) if len(ids) == 1 and how != "bulk" else BULK_MARK
     lock_keys = [flow_lock_key(member_id, flow_id) for flow_id in ids]
-    head = [in_flight_key(member_id, user_id), bucket_key(member_id)]
     limiter: PortalRateLimiter = client.limiter  # type: ignore[assignment]
+    head = [in_flight_key(member_id, user_id), bucket_key(member_id), limiter.blocks_key]
     slots = _budget(len(ids))
     status, wait, taken = r.eval(
         _ADMIT, len(head) + len(lock_keys), *head, *lock_keys, group, token, ttl_ms, PER_FLOW, PER_USER,
         *limiter.args(slots, client.rate_wait if rate_wait is None else rate_wait),
+        *limiter.window_args((GET, ACTIVATE)),
     )
+    if status == "blocked":
+        limiter.refuse_blocked(int(wait))  # raises OperationTimeLimit: Bitrix24 would refuse it now
     if status == "busy":
         raise FlowBusy(ids[0] if len(ids) == 1 else None)
     if status == "budget":
@@ -400,8 +403,8 @@ def switch_many(
         logged = activity.record_keys(member_id, user_id, changes)
         r.eval(
             _RELEASE,
-            len(head) + len(released) + len(cached) + len(logged),
-            *head,
+            2 + len(released) + len(cached) + len(logged),
+            *head[:2],  # the in-flight hash and the bucket
             *released,
             *(flow_cache.flow_key(member_id, flow_id) for flow_id in cached),
             *logged,
@@ -439,7 +442,7 @@ def switch(
     Raises ``FlowBusy`` when the user has too many switches in flight or another switch
     held the flow longer than ``SWITCH_LOCK_WAIT``, ``RateLimited`` when the user's share
     of the portal's budget is spent for longer than the client waits, ``FlowNotVisible``
-    / ``FlowNotFound`` (or the read's own error) when Bitrix24 does not show the user the flow.
+    (or the read's own error) when Bitrix24 does not show the user the flow.
     """
     result = switch_many(client, r, member_id, user_id, [flow_id], desired, how=how)[int(flow_id)]
     if not result.known and result.error is not None:

@@ -7,13 +7,14 @@ for both.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from b24.client import chunked
 from core.keys import portal_key
 
 if TYPE_CHECKING:
-    from b24.client import RestClient
+    from b24.client import Command, RestClient
 
 NAMES_TTL = 24 * 3600
 #: users one ``user.get`` returns (Bitrix24's page size)
@@ -31,11 +32,14 @@ def cached_names(r: Any, member_id: str, user_ids: set[int]) -> dict[int, str]:
     return {user_id: name for user_id, name in cached if name is not None}
 
 
-def names_and_admin(client: RestClient, r: Any, member_id: str, user_ids: set[int]) -> tuple[dict[int, str], bool]:
-    """Display names for ``user_ids`` (cached per portal) and whether the client's user is an admin."""
+def names_and_admin(
+    client: RestClient, r: Any, member_id: str, user_ids: set[int], *, extra: Mapping[str, Command] | None = None
+) -> tuple[dict[int, str], bool, dict[str, Any]]:
+    """Display names for ``user_ids`` (cached per portal), whether the client's user is an admin, and
+    the answers (a result or its typed error) to the ``extra`` commands sent in the same batch."""
     names = cached_names(r, member_id, user_ids)
     missing = sorted(user_ids - names.keys())
-    commands: dict[str, tuple[str, dict]] = {"admin": ("user.admin", {})}
+    commands: dict[str, Command] = {**(extra or {}), "admin": ("user.admin", {})}
     for index, chunk in enumerate(chunked(missing, USER_PAGE)):
         commands[f"users{index}"] = ("user.get", {"FILTER": {"ID": chunk}})
     batch = client.batch(commands)
@@ -50,4 +54,5 @@ def names_and_admin(client: RestClient, r: Any, member_id: str, user_ids: set[in
         pipe.hset(users_key(member_id), mapping={str(k): v for k, v in fetched.items()})
         pipe.expire(users_key(member_id), NAMES_TTL)
         pipe.execute()
-    return names | fetched, bool(batch.results.get("admin"))
+    extras = {key: batch.errors.get(key, batch.results.get(key)) for key in extra or {}}
+    return names | fetched, bool(batch.results.get("admin")), extras

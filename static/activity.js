@@ -58,7 +58,7 @@
     row.querySelector(".fs-entry__how").textContent = text.how[entry.how] || entry.how;
     const result = row.querySelector(".fs-entry__result");
     const outcome = text.result[entry.result] || entry.result;
-    result.textContent = entry.answer ? `${outcome}: ${fs.fill(text.bitrix24Says, { reason: entry.answer })}` : outcome;
+    fs.explain(result, outcome, entry.answer); // the outcome, then Bitrix24's own words if it said any
     row.dataset.result = entry.result;
     return row;
   }
@@ -88,7 +88,7 @@
       loaded = true;
     } catch (error) {
       if (!(error instanceof fs.ApiError)) throw error;
-      status.textContent = fs.explain(error.body, error.message);
+      fs.explain(status, error.message, error.body.bitrix24);
     } finally {
       more.disabled = false;
       fs.fitWindow();
@@ -116,7 +116,8 @@
       link.remove();
       setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
     } catch (error) {
-      status.textContent = error instanceof fs.ApiError ? fs.explain(error.body, error.message) : text.offline;
+      if (error instanceof fs.ApiError) fs.explain(status, error.message, error.body.bitrix24);
+      else status.textContent = text.offline;
     } finally {
       button.disabled = false;
       button.focus();

@@ -63,7 +63,7 @@
     const flow = fs.flows.get(result.id);
     if (flow && typeof result.active === "boolean") flow.active = result.active; // absent: never read
     if (flow) fs.showState(result.id, flow.active);
-    fs.showAlert(result.id, result.error ? fs.explain(result) : "");
+    fs.showAlert(result.id, result.error ? result.message : "", result.bitrix24);
   }
 
   async function send(active, ids) {
@@ -74,7 +74,7 @@
         if (!(error instanceof fs.ApiError)) throw error;
         // Busy or rate-limited as a whole: nothing ran, and a state is asked, not a toggle.
         if (!error.retryable || attempt >= fs.MAX_RETRIES) throw error;
-        summary.textContent = error.message;
+        fs.explain(summary, error.message, error.body.bitrix24);
         await fs.sleep(error.retryAfter * 1000 * 2 ** attempt);
       }
     }
@@ -99,7 +99,7 @@
       summary.textContent = answer.summary;
     } catch (error) {
       if (!(error instanceof fs.ApiError)) throw error;
-      summary.textContent = fs.explain(error.body, error.message);
+      fs.explain(summary, error.message, error.body.bitrix24);
     } finally {
       for (const id of ids) fs.rows.get(id)?.removeAttribute("aria-busy");
       running = false;

@@ -123,16 +123,20 @@
     row.classList.toggle("fs-flow--off", !active);
   }
 
-  // The app's sentence, and Bitrix24's own words when it said any (the "bitrix24" field).
-  function explain(body, fallback) {
-    const message = (body && body.message) || fallback || text.offline;
-    const own = body && body.bitrix24;
-    return own && !message.includes(own) ? `${message} ${fill(text.bitrix24Says, { reason: own })}` : message;
+  // The app's sentence, then Bitrix24's own words when it gave any (in the portal's language).
+  function explain(element, message, bitrix24) {
+    element.textContent = message || "";
+    if (message && bitrix24) {
+      const quote = document.createElement("span");
+      quote.className = "fs-quote";
+      quote.textContent = fill(text.bitrix24Says, { text: bitrix24 });
+      element.append(" ", quote);
+    }
   }
 
-  function showAlert(id, message) {
+  function showAlert(id, message, bitrix24) {
     const row = rows.get(id);
-    if (row) row.querySelector(".fs-flow__alert").textContent = message || "";
+    if (row) explain(row.querySelector(".fs-flow__alert"), message, bitrix24);
     fitWindow(); // a message changes the page's height
   }
 
@@ -210,7 +214,7 @@
           }
           // Snap back to the true state (or the last known one) and say why.
           showState(id, flows.get(id).active);
-          showAlert(id, explain(error.body, error.message));
+          showAlert(id, error.message, error.body.bitrix24);
           if (error.retryable && attempt < MAX_RETRIES) {
             attempt += 1;
             await sleep(error.retryAfter * 1000 * 2 ** (attempt - 1));
@@ -268,8 +272,8 @@
 
   const addForm = document.getElementById("fs-add");
   const addAlert = document.getElementById("fs-add-alert");
-  function showAddResult(kind, message) {
-    addAlert.textContent = message;
+  function showAddResult(kind, message, bitrix24) {
+    explain(addAlert, message, bitrix24);
     addAlert.dataset.kind = kind;
     fitWindow();
   }
@@ -295,7 +299,7 @@
       input.value = "";
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
-      showAddResult("error", error.message);
+      showAddResult("error", error.message, error.body.bitrix24);
     }
   });
 
@@ -330,7 +334,9 @@
   } else if (data.discovering) {
     pollWhileDiscovering();
   }
-  if (window.BX24 && typeof window.BX24.init === "function") {
+  // Only inside the portal's frame: opened on its own (after connecting outside the portal)
+  // the page has no portal to talk to, and the library would post to nowhere.
+  if (window.parent !== window && window.BX24 && typeof window.BX24.init === "function") {
     window.BX24.init(() => {
       bx24Ready = typeof window.BX24.fitWindow === "function";
       fitWindow();

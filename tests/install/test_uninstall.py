@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,7 @@ from core.jobs import QUEUE_NAME
 from sandbox import data
 from services import uninstall
 from tests.conftest import TEST_SECRET_KEY
-from tests.install.live import LiveApp, app_env, eventually, redis_dump, spend_refresh_token
+from tests.install.live import LiveApp, app_env, eventually, left_behind, redis_dump, spend_refresh_token
 from tests.install.test_forgery import _event
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,7 +76,7 @@ def test_a_forged_uninstall_during_an_auth_server_outage_deletes_nothing(
     assert portal_keys(redis_db, installed_portal.member_id) == before
     # The genuine uninstall still removes everything (the application_token was kept).
     assert [d.status for d in installed_portal.uninstall()] == [200]
-    assert not list(redis_db.scan_iter(f"fs:{{{installed_portal.member_id}}}:*"))
+    assert not left_behind(redis_db, installed_portal.member_id)
 
 
 def test_a_forged_uninstall_after_the_installers_refresh_token_was_spent_deletes_nothing(
@@ -113,19 +115,12 @@ def test_the_recheck_deletes_once_bitrix24_confirms_and_gives_up_after_the_windo
     sandbox.settings.auth_fault = None
     with app.app_context():  # ... is completed by the next re-check
         assert uninstall.recheck_uninstall(sandbox.member_id, 60.0) == "uninstalled"
-    assert not list(redis_db.scan_iter(f"fs:{{{sandbox.member_id}}}:*"))
+    assert not left_behind(redis_db, sandbox.member_id)
 
 
-def test_the_worker_process_completes_a_pending_uninstall(
-    installed_portal: Any, live_app: LiveApp, redis_db: redis.Redis, redis_url: str, tmp_path: Path
-):
-    # The Procfile's worker: RQ with its scheduler, the same settings as the web process.
-    sandbox = installed_portal
-    sandbox.settings.auth_fault = "500"
-    with live_app.app.app_context():
-        live_app.app.config["UNINSTALL_RECHECK_FIRST"] = 0.2
-        assert [d.status for d in sandbox.uninstall()] == [202]
-    sandbox.settings.auth_fault = None
+@contextmanager
+def worker_process(sandbox: Any, redis_url: str, tmp_path: Path) -> Iterator[Path]:
+    """The Procfile's worker (RQ with its scheduler, the web process's settings); yields its log."""
     env = {
         **os.environ,
         **app_env(sandbox),
@@ -141,8 +136,38 @@ def test_the_worker_process_completes_a_pending_uninstall(
             [sys.executable, "worker.py"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
         )
     try:
-        eventually(lambda: not redis_db.exists(f"fs:{{{sandbox.member_id}}}:portal"), timeout=20)
+        yield log
     finally:
         worker.terminate()
         worker.wait(timeout=20)
-    assert not list(redis_db.scan_iter(f"fs:{{{sandbox.member_id}}}:*")), log.read_text()
+
+
+def test_the_worker_process_completes_a_pending_uninstall(
+    installed_portal: Any, live_app: LiveApp, redis_db: redis.Redis, redis_url: str, tmp_path: Path
+):
+    sandbox = installed_portal
+    sandbox.settings.auth_fault = "500"
+    with live_app.app.app_context():
+        live_app.app.config["UNINSTALL_RECHECK_FIRST"] = 0.2
+        assert [d.status for d in sandbox.uninstall()] == [202]
+    sandbox.settings.auth_fault = None
+    with worker_process(sandbox, redis_url, tmp_path) as log:
+        eventually(lambda: not redis_db.exists(f"fs:{{{sandbox.member_id}}}:portal"), timeout=20)
+    assert not left_behind(redis_db, sandbox.member_id), log.read_text()
+
+
+def test_an_uninstall_event_that_comes_before_the_revocation_is_completed_after_it(
+    installed_portal: Any, live_app: LiveApp, redis_db: redis.Redis, redis_url: str, tmp_path: Path
+):
+    # Issue 15.6: the event arrives while the authorization server still confirms the app
+    # (the sandbox revokes right after delivering it). Before, it was refused for good.
+    sandbox = installed_portal
+    sandbox.settings.uninstall_event_before_revocation = True
+    live_app.app.config["UNINSTALL_RECHECK_FIRST"] = 0.2
+    assert [d.status for d in sandbox.uninstall()] == [202]  # still confirmed: kept pending
+    assert sandbox.install_state == "absent"  # revoked once the event was delivered
+    assert redis_db.exists(f"fs:{{{sandbox.member_id}}}:portal")
+    with worker_process(sandbox, redis_url, tmp_path) as log:
+        eventually(lambda: not redis_db.exists(f"fs:{{{sandbox.member_id}}}:portal"), timeout=20)
+    assert not left_behind(redis_db, sandbox.member_id), log.read_text()
+    assert redis_db.exists(uninstall.tombstone_key(sandbox.member_id))

@@ -12,10 +12,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app import create_app
+from b24.operating import blocks_key
 from b24.ratelimit import bucket_key
 from sandbox import data
 from sandbox.server import SandboxServer
 from services import bulk, known_flows, switching
+from services.flows import ACTIVATE
 from tests.flows.conftest import SEEDED_FLOWS, Page, mark_discovery_fresh, open_page, portal_settings
 from tests.flows.test_flows_page import switch
 
@@ -257,3 +259,17 @@ def test_bulks_and_single_switches_at_once_toggle_each_flow_once_without_deadloc
     assert all(answer.status_code == 200 for answer in answers), [a.get_json() for a in answers]
     assert Counter(change.flow_id for change in sandbox.flow_changes()) == {1: 1, 2: 1, 3: 1, 4: 1, 6: 1}
     assert all(sandbox.flow(flow_id).active is False for flow_id in (1, 2, 3, 4, 6))
+
+
+def test_a_bulk_while_activate_is_blocked_is_told_busy_at_once(
+    portal_client: FlaskClient, sandbox: SandboxServer, redis_db: redis.Redis
+) -> None:
+    page = open_page(portal_client, sandbox, data.OWNER)
+    # Bitrix24 refused activate for its operating time a moment ago: the window holds for a minute.
+    seconds, micros = redis_db.time()
+    redis_db.hset(blocks_key(sandbox.member_id), ACTIVATE, str((seconds + 60) * 1_000_000 + micros))
+    sandbox.reset_counters()
+    answer = pause(portal_client, page, [1, 2])
+    assert answer.status_code == 503 and answer.get_json()["error"] == "rate_limited"
+    assert sandbox.rest_requests == 0  # nothing sent that Bitrix24 would refuse
+    assert redis_db.keys(f"fs:{{{sandbox.member_id}}}:activity*") == []  # nothing was tried

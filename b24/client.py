@@ -221,6 +221,12 @@ class RestClient:
         with self._prepaid_lock:
             self._prepaid = slots
 
+    def unused_prepaid(self) -> int:
+        """The prepaid slots no request used (e.g. a switch that found the flow in its state), now forgotten."""
+        with self._prepaid_lock:
+            unused, self._prepaid = self._prepaid, 0
+        return unused
+
     def _take_slot(self, methods: Iterable[str]) -> None:
         with self._prepaid_lock:
             if self._prepaid:
@@ -270,12 +276,13 @@ class RestClient:
     def batch_all(self, commands: Mapping[Key, Command]) -> BatchResult:
         """Any number of read commands: batches of 50, side by side as far as the budget allows.
 
-        The batches that the portal's budget (this user's share of it) has room for right
-        now go at once, at most ``POOL_PER_PORTAL`` (the connections kept to one portal);
-        the rest follow as slots drain, each waiting for its own. A batch can answer while
-        some of its items were refused for the portal's limits; those did not run, so the
-        retryable ones (``QUERY_LIMIT_EXCEEDED``) are sent again after a pause, up to
-        ``max_retries`` times. An error of a whole request is raised as ``batch`` raises it.
+        As many batches go at once as the caller prepaid (a switch pays for its reads up
+        front), else as the portal's budget (this user's share of it) has room for right
+        now, at most ``POOL_PER_PORTAL`` (the connections kept to one portal); the rest
+        follow as slots drain, each waiting for its own. A batch can answer while some of
+        its items were refused for the portal's limits; those did not run, so the retryable
+        ones (``QUERY_LIMIT_EXCEEDED``) are sent again after a pause, up to ``max_retries``
+        times. An error of a whole request is raised as ``batch`` raises it.
         """
         merged = BatchResult()
         pending = dict(commands)
@@ -285,24 +292,46 @@ class RestClient:
             if attempt:
                 time.sleep(self.backoff_delay(attempt - 1))
             parts = [dict(part) for part in chunked(pending.items())]
-            methods = {method for method, _ in pending.values()}
-            side_by_side = self._take_free_slots(min(len(parts), POOL_PER_PORTAL), methods)
-            with ThreadPoolExecutor(max_workers=side_by_side) as pool:
-                answers = list(pool.map(self.batch, parts))
-            for answer in answers:
+            side_by_side = self._side_by_side(min(len(parts), POOL_PER_PORTAL), {m for m, _ in pending.values()})
+            for answer in self.batches(parts, concurrency=side_by_side):
+                if isinstance(answer, B24Error):
+                    raise answer
                 merged.absorb(answer)
             pending = {key: pending[key] for key, error in merged.errors.items() if error.retryable}
         return merged
 
-    def _take_free_slots(self, most: int, methods: Iterable[str]) -> int:
-        """Up to ``most`` budget slots for ``methods`` taken in one go (at least one), prepaid for the
-        next requests."""
+    def _side_by_side(self, most: int, methods: Iterable[str]) -> int:
+        """How many of ``most`` requests of ``methods`` may go at once: as many as the caller
+        prepaid, else as many budget slots as are free now (taken in one go, prepaid for them)."""
+        with self._prepaid_lock:
+            if self._prepaid:
+                return min(most, self._prepaid)
         if self.limiter is None:
             return most
         slots = self.limiter.acquire_free(most, self.rate_wait, methods=methods)
         with self._prepaid_lock:
             self._prepaid += slots
         return slots
+
+    def batches(
+        self, parts: Sequence[Mapping[Key, Command]], *, concurrency: int = 4, idempotent: bool = True
+    ) -> list[BatchResult | B24Error]:
+        """Several ``batch`` requests (each ≤ 50 commands), ``concurrency`` in flight at once.
+
+        Each part's answer, or the error of its whole request, in the order of ``parts``: a
+        failed request does not hide what the others did (a toggle must know which ran).
+        """
+
+        def one(part: Mapping[Key, Command]) -> BatchResult | B24Error:
+            try:
+                return self.batch(part, idempotent=idempotent)
+            except B24Error as exc:
+                return exc
+
+        if len(parts) <= 1:
+            return [one(part) for part in parts]
+        with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(parts)))) as pool:
+            return list(pool.map(one, parts))
 
     def _request(
         self,

@@ -97,6 +97,28 @@ local function take(key, depth, rate, ceiling, slots, who, user_depth, user_rate
 end
 """
 
+#: ``give_back(key, slots, who)``: slots ``take`` reserved that no request used leave the
+#: bucket (and ``who``'s share) again, so a switch that found its flows in the state asked
+#: for does not hold the portal's budget it did not spend (``services/switching`` releases).
+GIVE_BACK_LUA = """
+local function give_back(key, slots, who)
+  if slots <= 0 then
+    return
+  end
+  local state = redis.call('HMGET', key, 'level', who)
+  local level = tonumber(state[1])
+  if level then
+    redis.call('HSET', key, 'level', string.format('%.6f', math.max(0, level - slots)))
+  end
+  local mine = state[2]
+  local sep = mine and string.find(mine, ' ')
+  if who ~= '' and sep then
+    local left = math.max(0, tonumber(string.sub(mine, 1, sep - 1)) - slots)
+    redis.call('HSET', key, who, string.format('%.6f', left) .. string.sub(mine, sep))
+  end
+end
+"""
+
 # KEYS[1] bucket, KEYS[2] the methods' blocks; ARGV: depth, rate, ceiling, slots, who, user
 # depth, user rate, max wait (us), then blocked()'s methods and background flag, then "free" to
 # take only what is free now of ``slots`` (at least one, waited for). Returns {microseconds the

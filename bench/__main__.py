@@ -10,7 +10,19 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bench import cluster, connections, first_open, memory, page, ratelimit, storm, switch, throughput
+from bench import (
+    activity,
+    bulk,
+    cluster,
+    connections,
+    first_open,
+    memory,
+    page,
+    ratelimit,
+    storm,
+    switch,
+    throughput,
+)
 from bench.stack import Options
 from bench.stats import Figure, table
 
@@ -22,6 +34,8 @@ BENCHMARKS: dict[str, Callable[[Options], list[Figure]]] = {
     ratelimit.NAME: ratelimit.run,
     connections.NAME: connections.run,
     first_open.NAME: first_open.run,
+    bulk.NAME: bulk.run,
+    activity.NAME: activity.run,
     cluster.NAME: cluster.run,
     memory.NAME: memory.run,
 }

@@ -58,6 +58,9 @@ DEFAULTS: dict[str, Any] = {
     "FRESH_READS_PER_MINUTE": 4,
     # flows page: how long a switch waits for another switch of the same flow
     "SWITCH_LOCK_WAIT": 10.0,
+    # the activity log (services/activity.py): entries kept per portal, and for how many days
+    "ACTIVITY_MAX_ENTRIES": 50000,
+    "ACTIVITY_MAX_DAYS": 180.0,
     # flow discovery (services/discovery.py)
     "DISCOVERY_TASK_PAGES": 10,
     "DISCOVERY_SCAN_MARGIN": 100,
@@ -192,6 +195,8 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
         raise ConfigError("PROXY_COUNT must be 0 or more")
     if config["FLOW_LIST_REPROBE_SECONDS"] < 1:
         raise ConfigError("FLOW_LIST_REPROBE_SECONDS must be at least 1")
+    if config["ACTIVITY_MAX_ENTRIES"] < 1 or config["ACTIVITY_MAX_DAYS"] <= 0:
+        raise ConfigError("ACTIVITY_MAX_ENTRIES and ACTIVITY_MAX_DAYS must be positive")
     if config["MAX_CONTENT_LENGTH"] < 4096:
         raise ConfigError("MAX_CONTENT_LENGTH must be at least 4096 bytes (a frame POST is about 2 KB)")
     if config["APP_ENV"] == "production":

@@ -83,19 +83,8 @@ class TokenStore:
     def get_portal_and_user(self, member_id: str, user_id: int) -> tuple[Portal | None, UserToken | None]:
         """The portal record and one user's pair in one Redis round trip."""
         pipe = self.redis.pipeline(transaction=False)
-        for key in self.record_keys(member_id, user_id):
-            pipe.get(key)
-        return self.decode_portal_and_user(*pipe.execute())
-
-    @staticmethod
-    def record_keys(member_id: str, user_id: int) -> list[str]:
-        """The keys of the portal record and of one user's pair, for a caller that reads them in a
-        round trip it makes anyway (``decode_portal_and_user`` opens what it read)."""
-        return [portal_key(member_id, "portal"), portal_key(member_id, "user", int(user_id))]
-
-    def decode_portal_and_user(
-        self, portal: str | None, user: str | None
-    ) -> tuple[Portal | None, UserToken | None]:
+        pipe.get(portal_key(member_id, "portal")).get(portal_key(member_id, "user", int(user_id)))
+        portal, user = pipe.execute()
         return self._decode(portal, Portal), self._decode(user, UserToken)
 
     def _update(self, key: str, cls: type, change: Callable[[Any], Any]) -> tuple[Any, bool]:

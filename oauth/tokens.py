@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from flask import current_app
@@ -261,45 +261,28 @@ def portal_limiter(member_id: str, *, who: str = "", background: bool = False) -
     return PortalRateLimiter(r, member_id, burst, rate, who=who, background=background, window=window)
 
 
-def budget_for(member_id: str, user_id: int, *, interactive: bool = True) -> tuple[PortalRateLimiter, float]:
-    """Whose share of the portal's budget a user's requests take, and how long they may wait for it.
-
-    ``interactive``: a user waits for the answer, so a spent budget (their fair share of it) is
-    waited out for at most ``B24_RATE_WAIT`` seconds (then ``RateLimited``); else the requests
-    are background work, which yields to people and waits up to ``B24_HTTP_TIMEOUT``.
-    """
-    limiter = portal_limiter(member_id, who=str(user_id) if interactive else "", background=not interactive)
-    return limiter, float(current_app.config["B24_RATE_WAIT" if interactive else "B24_HTTP_TIMEOUT"])
-
-
-def rest_client_for(
-    member_id: str, user_id: int, *, interactive: bool = True, stored: Sequence[str | None] | None = None
-) -> RestClient:
+def rest_client_for(member_id: str, user_id: int, *, interactive: bool = True) -> RestClient:
     """The one way services get a portal's REST API, acting as ``user_id`` with their own token.
 
-    The budget is ``budget_for``'s. The portal record and the user's pair are read in one Redis
-    round trip, or come as ``stored``: as read raw from ``TokenStore.record_keys`` by a caller
-    that makes a round trip anyway (a switch reads them with its admission).
+    ``interactive``: a user waits for the answer, so a spent portal budget (their fair share
+    of it) is waited out for at most ``B24_RATE_WAIT`` seconds (then ``RateLimited``); else
+    the request is background work, which yields to people and waits up to ``B24_HTTP_TIMEOUT``.
+    The portal record and the user's pair are read in one Redis round trip.
 
     Raises ``InvalidToken`` when the user has no stored tokens (they open the app again)
     and ``NotInstalled`` when the portal is known to have removed the app.
     """
     import oauth
 
-    store = oauth.store()
-    portal, pair = (
-        store.decode_portal_and_user(*stored)
-        if stored is not None
-        else store.get_portal_and_user(member_id, user_id)
-    )
+    portal, stored = oauth.store().get_portal_and_user(member_id, user_id)
     if portal is not None and portal.status == STATUS_DELETED:
         raise NotInstalled("NOT_INSTALLED", "the app was removed from this portal")
-    tokens = user_tokens(member_id, user_id, pair)
-    limiter, rate_wait = budget_for(member_id, user_id, interactive=interactive)
+    tokens = user_tokens(member_id, user_id, stored)
+    config = current_app.config
     return PortalRestClient(
         tokens,
-        (pair or tokens.stored()).client_endpoint,
-        limiter=limiter,
-        timeout=float(current_app.config["B24_HTTP_TIMEOUT"]),
-        rate_wait=rate_wait,
+        (stored or tokens.stored()).client_endpoint,
+        limiter=portal_limiter(member_id, who=str(user_id) if interactive else "", background=not interactive),
+        timeout=float(config["B24_HTTP_TIMEOUT"]),
+        rate_wait=float(config["B24_RATE_WAIT" if interactive else "B24_HTTP_TIMEOUT"]),
     )

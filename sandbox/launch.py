@@ -6,6 +6,7 @@ waits for it to exit, stops the sandbox and exits, so nothing is left behind.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import shlex
@@ -15,7 +16,10 @@ import sys
 import time
 from pathlib import Path
 
+from core.logs import install
 from sandbox.server import SandboxServer
+
+log = logging.getLogger("sandbox.launch")
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENT_ID = "local.flowswitch.sandbox"
@@ -87,6 +91,9 @@ def run_child(command: list[str], env: dict[str, str]) -> int:
 
 
 def main() -> int:
+    # The launcher's lines and the sandbox's in the shape of the app's and gunicorn's: one log
+    # format for everything `make run` prints (the format belongs to the app, core/logs.py).
+    install(json_lines=False)
     portal_port = int(os.environ.get("SANDBOX_PORTAL_PORT", "8081"))
     auth_port = int(os.environ.get("SANDBOX_AUTH_PORT", "8082"))
     port = os.environ.get("PORT", "5000")
@@ -94,8 +101,8 @@ def main() -> int:
     server = start_sandbox(portal_port, auth_port, f"http://localhost:{port}", client_secret)
     command = shlex.split(os.environ["SANDBOX_APP_CMD"]) if os.environ.get("SANDBOX_APP_CMD") else APP_COMMAND
     try:
-        print(f"Sandbox portal on {server.portal_url}, authorization server on {server.auth_url}", flush=True)
-        print(f"Open {server.portal_url}/ and install Flow Switch as Anna Admin", flush=True)
+        log.info("Sandbox portal on %s, authorization server on %s", server.portal_url, server.auth_url)
+        log.info("Open %s/ and install Flow Switch as Anna Admin", server.portal_url)
         return run_child(command, app_environment(server, client_secret, port))
     finally:
         server.stop()

@@ -61,6 +61,18 @@ class BadSwitchRequest(ValueError):
     """The body of a switch is not ``{"active": true|false}``."""
 
 
+class BadBulkRequest(ValueError):
+    """The body of a bulk switch is not ``{"ids": [flow ids], "active": true|false}``."""
+
+
+class TooManyFlows(ValueError):
+    """A bulk switch of more flows than one request may carry."""
+
+
+class BadActivityQuery(ValueError):
+    """A filter or cursor of the activity view that is not a number (or a stream id)."""
+
+
 class AdminOnly(Exception):
     """Only a portal administrator may do this (Bitrix24's ``user.admin`` said no)."""
 
@@ -122,6 +134,13 @@ ANSWERS = ErrorTable(
         BadSwitchRequest: Answer(
             400, "bad_request", _l('Send the wanted state as JSON: "active" set to true or false.')
         ),
+        BadBulkRequest: Answer(
+            400, "bad_request", _l('Send the flows and the wanted state as JSON: "ids" and "active".')
+        ),
+        TooManyFlows: Answer(
+            400, "too_many_flows", _l("Select at most 500 flows at a time; narrow the search and try again.")
+        ),
+        BadActivityQuery: Answer(400, "bad_request", _l("This activity filter is not valid; reload the app.")),
         InvalidFlowRef: Answer(400, "bad_ref", _l("Paste a flow number or a link to a flow on this Bitrix24.")),
         AdminOnly: Answer(403, "admin_only", _l("Only a Bitrix24 administrator can do this.")),
         VerificationFailed: Answer(

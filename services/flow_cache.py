@@ -169,6 +169,16 @@ def store_visible(
         r.set(visible_key(member_id, user_id), value, px=_ttl_ms("VISIBILITY_CACHE_TTL"))
 
 
+def visible(r: redis.Redis, member_id: str, user_id: int) -> dict | None:
+    """The user's visibility entry ``{gen, at, ids, admin}`` while it is current, else ``None``."""
+    if not enabled():
+        return None
+    pipe = r.pipeline(transaction=False)
+    current, value = pipe.hget(meta_key(member_id), GENERATION).get(visible_key(member_id, user_id)).execute()
+    record = json.loads(value) if value is not None else None
+    return record if record is not None and record["gen"] == int(current or 0) else None
+
+
 def _pairs(decoded: list | dict) -> list:
     # cjson writes an empty table as {}: no owners comes as an empty object.
     return decoded if isinstance(decoded, list) else []
@@ -187,8 +197,8 @@ def load(r: redis.Redis, member_id: str, user_id: int) -> Cached | None:
     answer = script(_LOAD)(keys=keys, args=[portal_key(member_id, _FLOW, ""), GENERATION], client=r)
     if len(answer) == 1:
         return None
-    discovering, visible, joined, names = answer
-    record = json.loads(visible)
+    discovering, seen, joined, names = answer
+    record = json.loads(seen)
     entries = [value.split(" ", 1) for value in joined.split("\n")] if joined else []
     return Cached(
         # One parse for the whole list: the entries are JSON objects already.

@@ -151,7 +151,10 @@ def load_page(
     for error in errors.values():
         if isinstance(error, OperationTimeLimit):
             raise error  # flows left out for a while: "busy" rather than a list with holes
-    names, is_admin, extras = user_names.names_and_admin(client, r, member_id, _owners(raw.values()), extra=extra)
+    # The reader's own name too: the activity log names who switched (no request of its own).
+    names, is_admin, extras = user_names.names_and_admin(
+        client, r, member_id, _owners(raw.values()) | {user_id}, extra=extra
+    )
     # A refused read says "no right, no such flow, or no flows on this plan", in the portal's
     # language: only who was refused tells them apart. An administrator may read every flow,
     # so a read refused to one while other flows read fine means the flow is gone.

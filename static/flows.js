@@ -104,6 +104,12 @@
     input.setAttribute("aria-describedby", alertId);
     input.addEventListener("change", () => requestState(flow.id, input.checked));
     row.querySelector(".fs-flow__alert").id = alertId;
+    // Bitrix24 lets the flow's creator, its administrator and portal administrators switch it:
+    // only those flows can be selected for "Pause selected" / "Resume selected".
+    const select = row.querySelector(".fs-select__input");
+    select.hidden = !(data.isAdmin || flow.mine);
+    select.setAttribute("aria-label", fill(text.select, { name: flow.name }));
+    select.dataset.id = String(flow.id);
     rows.set(flow.id, row);
     showState(flow.id, flow.active);
     return row;
@@ -158,8 +164,9 @@
     }
     if (data.discovering && flows.size === 0) showStatus(text.discovering);
     else if (flows.size === 0) showStatus(text.noFlows);
-    else if (shown === 0) showStatus(text.noMatch);
+    else if (shown === 0) showStatus(query ? text.noMatch : text.noneShown[filter]);
     else showStatus(fill(text.shown, { shown, total: flows.size }));
+    list.dispatchEvent(new CustomEvent("fs:filtered"));
     fitWindow();
   }
 
@@ -275,7 +282,11 @@
     event.preventDefault();
     const input = addForm.elements.namedItem("ref");
     const ref = input.value.trim();
-    if (!ref) return;
+    if (!ref) {
+      showAddResult("error", text.emptyRef); // never leave an older answer standing
+      input.focus();
+      return;
+    }
     showAddResult("", "");
     try {
       const { flow } = await api("POST", data.api, { ref });
@@ -309,6 +320,12 @@
   for (const radio of document.querySelectorAll('input[name="fs-filter"]')) {
     radio.addEventListener("change", applyFilter);
   }
+
+  // What the page's other scripts (bulk.js, activity.js) build on.
+  window.FlowSwitch = {
+    data, text, api, ApiError, fill, sleep, explain, fitWindow, flows, rows, showState, showAlert, applyFilter,
+    MAX_RETRIES,
+  };
 
   renderAll();
   if (data.loadError) {

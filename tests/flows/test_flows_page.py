@@ -11,7 +11,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from core.locks import lock
-from oauth.tokens import rest_client_for
 from sandbox import data
 from sandbox.server import SandboxServer
 from services import discovery, known_flows, switching
@@ -203,27 +202,15 @@ def test_the_owner_switches_her_flow_off_and_on(portal_client: FlaskClient, sand
     assert sandbox.flow(SUPPORT).active is True
 
 
-def test_a_switch_is_two_redis_commands(
+def test_a_switch_is_three_redis_round_trips(
     portal_client: FlaskClient, sandbox: SandboxServer, redis_db: redis.Redis
 ) -> None:
     page = open_page(portal_client, sandbox, data.OWNER)
     with redis_commands(redis_db) as sent:
         assert switch(portal_client, page, SUPPORT, False).status_code == 200
-    # the admission (in-flight mark, budget, lock, and the stored tokens), then the release
-    # (lock, mark and the flow's cache entry)
-    assert sent == ["EVAL", "EVAL"]
-
-
-def test_background_work_switches_with_a_client_of_its_own(
-    portal_app: Flask, portal_client: FlaskClient, sandbox: SandboxServer, redis_db: redis.Redis
-) -> None:
-    open_page(portal_client, sandbox, data.OWNER)  # her tokens are stored
-    with portal_app.app_context():
-        client = rest_client_for(sandbox.member_id, data.OWNER, interactive=False)
-        done = switching.switch(client, redis_db, sandbox.member_id, data.OWNER, SUPPORT, False, how="schedule")
-    assert (done.active, done.changed, done.error) == (False, True, None)
-    assert sandbox.flow(SUPPORT).active is False and sandbox.calls("tasks.flow.Flow.activate") == 1
-    assert not redis_db.exists(switching.flow_lock_key(sandbox.member_id, SUPPORT))
+    # the portal record and the user's pair (one pipeline), the admission (in-flight mark,
+    # budget, lock), the release (lock, mark, the flow's cache entry, the activity log)
+    assert sent == ["GET", "GET", "EVAL", "EVAL"]
 
 
 def test_a_team_member_is_refused_in_her_language_and_nothing_changes(

@@ -5,8 +5,9 @@ and others) each open the page once, ``FLOWS`` flows are known and read, and eve
 it once. Then every key of the portal is weighed with ``MEMORY USAGE`` (exact: ``SAMPLES 0``)
 and sorted by what it belongs to: the portal (records, sets and hashes that grow with it),
 a user (their tokens, their visibility entry, the verified frame token of their page open),
-or a flow (its cache entry). Keys with a lifetime are caches: they exist only for portals in
-use in the last minutes; the rest is what every installed portal keeps for good.
+or a flow (its cache entry, its activity index). Keys that live a day or less are caches:
+they exist only for portals in use lately; the rest (no lifetime, or a retention of months
+like the activity log's) is what every installed portal keeps.
 """
 
 from __future__ import annotations
@@ -28,20 +29,21 @@ PORTALS = 10_000
 _PER_USER = re.compile(r"(user|visible|fresh|switching):\d+$|verified:")
 _PER_FLOW = re.compile(r"flow:\d+$")
 _TRANSIENT = re.compile(r"lock:")  # held while something runs: not part of what a portal keeps
+CACHE_MS = 24 * 3600 * 1000  # a key that lives this long or less is a cache
 
 
 @dataclass
 class Weighed:
-    """Bytes of one kind of key: every key, and those with no lifetime (kept for good)."""
+    """Bytes of one kind of key: every key, and those a portal keeps (not caches)."""
 
     keys: int = 0
     bytes: int = 0
     durable: int = 0
 
-    def add(self, size: int, expires: bool) -> None:
+    def add(self, size: int, cache: bool) -> None:
         self.keys += 1
         self.bytes += size
-        self.durable += 0 if expires else size
+        self.durable += 0 if cache else size
 
 
 def _kind(name: str) -> str:
@@ -61,9 +63,10 @@ def weigh(stack: Stack) -> tuple[dict[str, Weighed], dict[str, Weighed]]:
         name = key[len(prefix) :]
         if _TRANSIENT.match(name):
             continue
-        size, expires = int(stack.redis.memory_usage(key, samples=0) or 0), stack.redis.pttl(key) > 0
-        kinds[_kind(name)].add(size, expires)
-        names[re.sub(r"\d+$|[0-9a-f]{64}$", "<n>", name)].add(size, expires)
+        size, lifetime = int(stack.redis.memory_usage(key, samples=0) or 0), stack.redis.pttl(key)
+        cache = 0 < lifetime <= CACHE_MS
+        kinds[_kind(name)].add(size, cache)
+        names[re.sub(r"\d+$|[0-9a-f]{64}$", "<n>", name)].add(size, cache)
     return kinds, names
 
 
@@ -106,22 +109,22 @@ def run(options: Options) -> list[Figure]:
     return [
         Figure(
             NAME,
-            f"per portal: {_size(portal.bytes)} in {portal.keys} keys ({_size(portal.durable)} kept for good)",
+            f"per portal: {_size(portal.bytes)} in {portal.keys} keys ({_size(portal.durable)} kept, not caches)",
         ),
         Figure(
             NAME,
-            f"per user: {_size(user.bytes / users)} ({_size(user.durable / users)} kept for good; "
+            f"per user: {_size(user.bytes / users)} ({_size(user.durable / users)} kept; "
             f"{user.keys / users:.1f} keys)",
         ),
         Figure(
             NAME,
-            f"per known flow: {_size(flow.bytes / flows)} (a cache entry, {_size(flow.durable / flows)} kept)",
+            f"per known flow: {_size(flow.bytes / flows)} ({_size(flow.durable / flows)} kept)",
         ),
         Figure(NAME, f"one portal of {users} users and {flows} flows: {_size(total)}; heaviest: {heaviest}"),
         Figure(
             NAME,
             f"{PORTALS:,} portals of {USERS} users and {FLOWS} flows: {_size(projected)} all in use, "
-            f"{_size(kept)} kept for good (MEMORY USAGE; allocator overhead comes on top)",
+            f"{_size(kept)} kept when the caches are cold (MEMORY USAGE; allocator overhead comes on top)",
             value=projected,
         ),
     ]

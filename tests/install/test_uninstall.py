@@ -8,10 +8,7 @@ uninstall still removes everything, at once or from the background re-check.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -23,11 +20,9 @@ from rq.registry import ScheduledJobRegistry
 from core.jobs import QUEUE_NAME
 from sandbox import data
 from services import uninstall
-from tests.conftest import TEST_SECRET_KEY
 from tests.install.live import LiveApp, app_env, eventually, redis_dump, spend_refresh_token
 from tests.install.test_forgery import _event
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.worker_process import WorkerProcess
 
 
 def portal_keys(r: redis.Redis, member_id: str) -> dict[str, Any]:
@@ -117,7 +112,7 @@ def test_the_recheck_deletes_once_bitrix24_confirms_and_gives_up_after_the_windo
 
 
 def test_the_worker_process_completes_a_pending_uninstall(
-    installed_portal: Any, live_app: LiveApp, redis_db: redis.Redis, redis_url: str, tmp_path: Path
+    installed_portal: Any, live_app: LiveApp, redis_db: redis.Redis, job_worker: Callable[..., WorkerProcess]
 ):
     # The Procfile's worker: RQ with its scheduler, the same settings as the web process.
     sandbox = installed_portal
@@ -126,23 +121,6 @@ def test_the_worker_process_completes_a_pending_uninstall(
         live_app.app.config["UNINSTALL_RECHECK_FIRST"] = 0.2
         assert [d.status for d in sandbox.uninstall()] == [202]
     sandbox.settings.auth_fault = None
-    env = {
-        **os.environ,
-        **app_env(sandbox),
-        "APP_ENV": "testing",
-        "SECRET_KEY": TEST_SECRET_KEY,
-        "REDIS_URL": redis_url,
-        "INSTANCE_DIR": str(tmp_path),
-        "LOG_FORMAT": "text",
-    }
-    log = tmp_path / "worker.log"
-    with log.open("wb") as out:
-        worker = subprocess.Popen(
-            [sys.executable, "worker.py"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    try:
-        eventually(lambda: not redis_db.exists(f"fs:{{{sandbox.member_id}}}:portal"), timeout=20)
-    finally:
-        worker.terminate()
-        worker.wait(timeout=20)
-    assert not list(redis_db.scan_iter(f"fs:{{{sandbox.member_id}}}:*")), log.read_text()
+    worker = job_worker(app_env(sandbox))
+    eventually(lambda: not redis_db.exists(f"fs:{{{sandbox.member_id}}}:portal"), timeout=20)
+    assert not list(redis_db.scan_iter(f"fs:{{{sandbox.member_id}}}:*")), worker.log()

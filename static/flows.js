@@ -160,6 +160,7 @@
     for (const [id, row] of rows) if (!flows.has(id)) (row.remove(), rows.delete(id));
     list.replaceChildren(...fresh);
     applyFilter();
+    document.dispatchEvent(new CustomEvent("fs:rendered")); // static/schedules.js decorates the rows
   }
 
   // --- switching -----------------------------------------------------------------
@@ -298,6 +299,9 @@
   for (const radio of document.querySelectorAll('input[name="fs-filter"]')) {
     radio.addEventListener("change", applyFilter);
   }
+
+  // What static/schedules.js (scheduled pause and resume) shares with this page.
+  window.FlowSwitch = { api, ApiError, fitWindow, fill, data, flows, rows };
 
   renderAll();
   if (data.loadError) {

@@ -110,4 +110,6 @@ def endpoint(path: str) -> Response:
         result, timing = execute(session or authenticate(state, token, params), name, started)
     except RestError as error:
         return error_response(error)
+    if state.settings.reply_latency:
+        time.sleep(state.settings.reply_latency)
     return json_response(envelope(result.value, timing, total=result.total, next=result.next))

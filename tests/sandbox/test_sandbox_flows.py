@@ -182,7 +182,7 @@ def test_seed_many_flows(sandbox, rest):
 
 
 def test_reply_latency_holds_the_answer_after_the_switch_happened(sandbox, rest):
-    sandbox.settings.reply_latency = 2.0
+    sandbox.settings.reply_latency = {"tasks.flow.Flow.activate": 2.0}
     answered = threading.Event()
     caller = threading.Thread(
         target=lambda: (rest("tasks.flow.Flow.activate", {"flowId": 1}, user=OWNER), answered.set())

@@ -2,8 +2,8 @@
 
 A schedule is one JSON record under its portal's prefix (``fs:{M}:schedule:{id}``), listed in
 the portal's index (``fs:{M}:schedules``); changes that must see the whole portal (the
-per-user limit, overlaps) run in one optimistic transaction over the index and every record
-it names, so two saves at once cannot both pass the checks. Each pending edge is also in one
+per-user limit, overlaps) run in one optimistic transaction over the index and the portal's
+revision, so two saves at once cannot both pass the checks. Each pending edge is also in one
 app-wide sorted set (``fs:schedules:due``) by the time the worker's sweep should look at it:
 that is how an edge whose job was lost (a worker killed mid-run, a jobs Redis restarted
 without its data) is found again. Records hold ids, names and times, never tokens.
@@ -137,6 +137,11 @@ def index_key(member_id: str) -> str:
     return portal_key(member_id, "schedules")
 
 
+def revision_key(member_id: str) -> str:
+    """Bumped by every portal-wide change (a plan saved, saved again, cancelled): what ``transact`` watches."""
+    return portal_key(member_id, "schedules", "rev")
+
+
 def run_lock_key(member_id: str, schedule_id: str) -> str:
     """Held while one of the schedule's edges runs: its edges run one at a time, once."""
     return portal_key(member_id, "lock", "schedule", schedule_id)
@@ -201,19 +206,20 @@ class Change:
 
 def transact(r: Any, member_id: str, decide: Callable[[list[Schedule]], Change]) -> Change:
     """Read every schedule of the portal, let ``decide`` check them and say what to write, and write
-    it only if nothing changed in between (``WATCH`` on the index and each record; retried).
+    it only if no other portal-wide change came in between (``WATCH`` on the index and the
+    portal's revision, which every such change bumps; retried). Slot-safe on a Cluster.
 
     ``decide`` may raise to refuse; it may run more than once. The due set is updated after.
+    An edge finishing meanwhile (``update``) does not bump the revision: it can only make a
+    plan count as pending a moment longer, never let two overlapping plans in.
     """
-    index = index_key(member_id)
+    index, revision = index_key(member_id), revision_key(member_id)
     with r.pipeline(transaction=True) as pipe:
         while True:
             try:
-                pipe.watch(index)
+                pipe.watch(index, revision)
                 keys = [schedule_key(member_id, schedule_id) for schedule_id in sorted(pipe.smembers(index))]
-                if keys:
-                    pipe.watch(*keys)
-                current = [s for s in map(decode, pipe.mget(keys) if keys else []) if s is not None]
+                current = [s for s in map(decode, r.mget(keys) if keys else []) if s is not None]
                 change = decide(current)
                 pipe.multi()
                 for schedule in change.put:
@@ -222,6 +228,7 @@ def transact(r: Any, member_id: str, decide: Callable[[list[Schedule]], Change])
                 for schedule_id in change.delete:
                     pipe.delete(schedule_key(member_id, schedule_id))
                     pipe.srem(index, schedule_id)
+                pipe.incr(revision)
                 pipe.execute()
                 break
             except redis.WatchError:

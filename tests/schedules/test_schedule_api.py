@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import threading
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -14,6 +16,7 @@ from flask.testing import FlaskClient
 from sandbox import data
 from sandbox.server import SandboxServer
 from services import schedule_store as store
+from services.errors import ScheduleOverlap
 from tests.flows.conftest import Page, open_page
 from tests.install.live import redis_dump
 from tests.schedules.conftest import (
@@ -287,5 +290,34 @@ def test_the_api_needs_the_frame_session(portal_client: FlaskClient) -> None:
     assert portal_client.post("/api/schedules", json={"flow_id": 1}).status_code == 401
 
 
-def _utc(at: float) -> datetime:
-    return datetime.fromtimestamp(at, UTC)
+def test_a_plan_saved_while_another_was_being_checked_is_checked_again(
+    portal_client: FlaskClient, portal_app: Flask, owner: Page, sandbox: SandboxServer, redis_db: redis.Redis
+) -> None:
+    """Two saves at once: the one whose check ran on a portal that changed meanwhile checks again."""
+    first = plan(portal_client, owner, SUPPORT, wall(3), wall(4)).get_json()["schedule"]
+    [saved] = stored(redis_db, sandbox.member_id)
+    checking, other_saved = threading.Event(), threading.Event()
+    seen: list[int] = []
+
+    def decide(current: list[store.Schedule]) -> store.Change:
+        seen.append(len(current))
+        if len(seen) == 1:
+            checking.set()
+            assert other_saved.wait(10)
+        if any(s.flow_id == DESIGN for s in current):
+            raise ScheduleOverlap("taken")
+        return store.Change(put=[replace(saved, id=store.new_id(), flow_id=DESIGN)])
+
+    def slow_save() -> None:
+        with portal_app.app_context(), pytest.raises(ScheduleOverlap):
+            store.transact(redis_db, sandbox.member_id, decide)
+
+    thread = threading.Thread(target=slow_save)
+    thread.start()
+    assert checking.wait(10)
+    assert plan(portal_client, owner, DESIGN, wall(3), None).status_code == 201  # saved in between
+    other_saved.set()
+    thread.join(10)
+    assert seen == [1, 2]  # checked again, and this time it saw the plan saved in between
+    assert {s.flow_id for s in stored(redis_db, sandbox.member_id)} == {SUPPORT, DESIGN}
+    assert first["id"] in {s.id for s in stored(redis_db, sandbox.member_id)}

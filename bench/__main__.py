@@ -10,7 +10,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bench import connections, page, ratelimit, schedules, storm, switch, throughput
+from bench import connections, first_open, page, ratelimit, schedules, storm, switch, throughput
 from bench.stack import Options
 from bench.stats import Figure, table
 
@@ -21,6 +21,7 @@ BENCHMARKS: dict[str, Callable[[Options], list[Figure]]] = {
     throughput.NAME: throughput.run,
     ratelimit.NAME: ratelimit.run,
     connections.NAME: connections.run,
+    first_open.NAME: first_open.run,
     schedules.NAME: schedules.run,
 }
 

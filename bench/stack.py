@@ -2,7 +2,8 @@
 
 ``running_stack(...)`` starts the three, installs the app on the sandbox portal the way an
 administrator does (installer page, then ``installFinish``) and only then adds the
-portal latency, so set-up stays quick and every measured call pays it.
+portal latency, so set-up stays quick and every measured call pays it. With
+``install=False`` the benchmark installs it itself (``Stack.install``), e.g. to time it.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from core.redis_server import RedisServer
 from sandbox import data
 from sandbox.models import User
 from sandbox.server import SandboxServer
-from services import discovery, known_flows
+from services import discovery, flow_list, known_flows
 from services.frame_session import HEADER
 
 CLIENT_ID = "local.flowswitch.bench"
@@ -127,13 +128,28 @@ class Stack:
         pipe.hset(known_flows.meta_key(self.member_id), "started_at", int(time.time()))
         pipe.execute()
 
+    def install(self, http: requests.Session | None = None) -> None:
+        """The administrator opens the app for the first time: the installer page, then ``installFinish``."""
+        url, form = self.sandbox.frame_post(data.ADMIN)
+        (http or requests).post(url, data=form, timeout=30).raise_for_status()
+        failed = [d for d in self.sandbox.finish_install() if d.status != 200]
+        if failed:
+            raise RuntimeError(f"installFinish deliveries failed: {failed}")
+
+    def use_flow_list(self, listed: bool) -> None:
+        """A portal with ``tasks.flow.Flow.list`` (a current one) or without it (an older one); the
+        app's memory of an absent list is dropped, so it finds out at the next read."""
+        self.sandbox.settings.flow_list_method = listed
+        self.redis.delete(flow_list.absent_key(self.member_id))
+
     def slow_down(self) -> None:
         """Every portal call (REST and authorization server) from now on takes ``latency`` more."""
         self.sandbox.settings.latency = self.latency
         self.sandbox.settings.auth_latency = self.latency
 
 
-def _install(sandbox: SandboxServer, app: GunicornApp, client_secret: str) -> None:
+def _register(sandbox: SandboxServer, app: GunicornApp, client_secret: str) -> None:
+    """The app on the portal's market, not installed yet (its first open runs the installer)."""
     sandbox.register_app(
         CLIENT_ID,
         client_secret,
@@ -142,11 +158,6 @@ def _install(sandbox: SandboxServer, app: GunicornApp, client_secret: str) -> No
         redirect_uri=f"{app.url}/oauth/callback",
     )
     sandbox.install()
-    url, form = sandbox.frame_post(data.ADMIN)
-    requests.post(url, data=form, timeout=30).raise_for_status()
-    failed = [d for d in sandbox.finish_install() if d.status != 200]
-    if failed:
-        raise RuntimeError(f"installFinish deliveries failed: {failed}")
 
 
 @contextmanager
@@ -158,8 +169,10 @@ def running_stack(
     app_rate_limit: str = UNLIMITED,
     portal_rate_limit: tuple[int, float] | None = None,
     app_env: Mapping[str, str] | None = None,
+    install: bool = True,
 ) -> Iterator[Stack]:
-    """The app installed on a fresh sandbox portal; the portal is slowed down once installed."""
+    """The app on a fresh sandbox portal, installed unless ``install=False``; the portal is slowed
+    down once installed (without the install, the benchmark slows it down when it wants)."""
     directory = options.workdir / name
     with RedisServer(directory / "redis", persistent=False) as redis_server, SandboxServer() as sandbox:
         sandbox.settings.rate_limit = None  # until installed; then the benchmark's own
@@ -181,9 +194,12 @@ def running_stack(
         )
         client = redis.Redis.from_url(redis_server.url, decode_responses=True)
         try:
-            _install(sandbox, app, client_secret)
+            stack = Stack(sandbox, app, client, options.latency)
+            _register(sandbox, app, client_secret)
+            if install:
+                stack.install()
             sandbox.settings.rate_limit = portal_rate_limit
-            yield Stack(sandbox, app, client, options.latency)
+            yield stack
         finally:
             client.close()
             app.stop(graceful=False)  # the measurements are taken

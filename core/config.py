@@ -57,6 +57,8 @@ DEFAULTS: dict[str, Any] = {
     "DISCOVERY_SCAN_LIMIT": 5000,
     "DISCOVERY_STALE_SECONDS": 3600,
     "DISCOVERY_LOCK_SECONDS": 600,
+    # a portal without tasks.flow.Flow.list (services/flow_list.py) is asked again after this long
+    "FLOW_LIST_REPROBE_SECONDS": 86400,
     # an uninstall event Bitrix24 did not confirm yet is checked again after this many
     # seconds, then at doubling intervals, for UNINSTALL_RECHECK_FOR seconds
     "UNINSTALL_RECHECK_FIRST": 60.0,
@@ -194,6 +196,8 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
         raise ConfigError("SCHEDULES_PER_USER must be at least 1")
     if config["PROXY_COUNT"] < 0:
         raise ConfigError("PROXY_COUNT must be 0 or more")
+    if config["FLOW_LIST_REPROBE_SECONDS"] < 1:
+        raise ConfigError("FLOW_LIST_REPROBE_SECONDS must be at least 1")
     if config["MAX_CONTENT_LENGTH"] < 4096:
         raise ConfigError("MAX_CONTENT_LENGTH must be at least 4096 bytes (a frame POST is about 2 KB)")
     if config["APP_ENV"] == "production":

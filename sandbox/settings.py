@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 ENTERPRISE_RATE_LIMIT = (250, 5.0)
 IMMEDIATE, QUEUE = "immediate", "queue"
@@ -69,5 +71,8 @@ class SandboxSettings:
     flow_list_method: bool = True
     # Its paging: "plain" (the core: a bare list, no next/total) or "counted" (next/total as for Page results).
     flow_list_paging: str = "plain"
+    # Tests: each page's rows pass through this before they are answered (odd shapes another core
+    # might send: a row without an id, rows without a field, an object instead of a list).
+    flow_list_rewrite: Callable[[list[dict[str, Any]]], Any] | None = None
     # profile's TIME_ZONE_OFFSET: present in one core copy, absent from the docs and the newest core.
     profile_time_zone_offset: bool = True

@@ -1,12 +1,14 @@
-"""Finding the portal's flow ids: Bitrix24 has no method that lists flows.
+"""Finding the portal's flow ids: Bitrix24 documents no method that lists flows.
 
-Three sources feed the known set ``fs:{M}:flows``:
+These sources feed the known set ``fs:{M}:flows``:
 
-1. flow ids carried by tasks (``tasks.task.list``, newest first, a few pages in one batch);
-2. a bounded scan of ids with batched ``tasks.flow.Flow.get`` (ids are auto-increment);
-3. a flow added by hand, by id or by its portal link.
+1. the portal's own, undocumented list where it has one (``services/flow_list.py``): where it
+   answers, a run needs nothing else (and every page open adds what it shows the user);
+2. otherwise, flow ids carried by tasks (``tasks.task.list``, newest first, a few pages in one batch),
+3. and a bounded scan of ids with batched ``tasks.flow.Flow.get`` (ids are auto-increment);
+4. a flow added by hand, by id or by its portal link.
 
-1 and 2 run in a background thread, one run per portal at a time across workers
+1 to 3 run in a background thread, one run per portal at a time across workers
 and servers (``fs:{M}:lock:discovery``): at install with the installer's token,
 again when the last run is older than ``DISCOVERY_STALE_SECONDS`` (started by a
 page load but never on its hot path), and when an admin asks.
@@ -30,7 +32,7 @@ from core.keys import portal_key
 from core.locks import lock, release
 from core.redis_client import get_redis
 from oauth.tokens import rest_client_for
-from services import flow_cache, flows, known_flows
+from services import flow_cache, flow_list, flows, known_flows
 from services.errors import FlowNotVisible
 from services.flow_refs import flow_id_from, parse_flow_ref
 from services.known_flows import GENERATION, meta_key
@@ -55,6 +57,7 @@ class Report:
     scanned_to: int
     found: int
     added: int
+    listed: bool = False  # found by the portal's own list (no tasks read, no ids scanned)
 
 
 def ids_from_tasks(client: RestClient, pages: int) -> set[int]:
@@ -121,14 +124,18 @@ def run(client: RestClient, r: redis.Redis, member_id: str, *, lock_owner: str =
     """
     config = current_app.config
     known = set(known_flows.known_ids(r, member_id))
-    from_tasks = ids_from_tasks(client, config["DISCOVERY_TASK_PAGES"])
-    scanned, scanned_to = scan_ids(
-        client,
-        start_hi=max(known | from_tasks, default=0),
-        margin=config["DISCOVERY_SCAN_MARGIN"],
-        limit=config["DISCOVERY_SCAN_LIMIT"],
-    )
-    found = from_tasks | scanned
+    listing = flow_list.list_flows(client, r, member_id, expected=len(known))
+    if listing is not None:
+        from_tasks, found, scanned_to = set(), listing.ids, 0
+    else:
+        from_tasks = ids_from_tasks(client, config["DISCOVERY_TASK_PAGES"])
+        scanned, scanned_to = scan_ids(
+            client,
+            start_hi=max(known | from_tasks, default=0),
+            margin=config["DISCOVERY_SCAN_MARGIN"],
+            limit=config["DISCOVERY_SCAN_LIMIT"],
+        )
+        found = from_tasks | scanned
     keys = (lock_key(member_id), known_flows.flows_key(member_id), meta_key(member_id))
     added = r.eval(
         _RECORD,
@@ -141,7 +148,13 @@ def run(client: RestClient, r: redis.Redis, member_id: str, *, lock_owner: str =
         GENERATION,
         *sorted(found),
     )
-    return Report(from_tasks=len(from_tasks), scanned_to=scanned_to, found=len(found), added=int(added))
+    return Report(
+        from_tasks=len(from_tasks),
+        scanned_to=scanned_to,
+        found=len(found),
+        added=int(added),
+        listed=listing is not None,
+    )
 
 
 def _client_for(member_id: str, user_id: int | None) -> RestClient:

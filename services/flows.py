@@ -1,8 +1,9 @@
 """Flows as one user sees them: read with the user's own token, shaped for the page.
 
-Bitrix24 decides what the user may see: every read goes out with their token, and the
-list is the known flows (``services/known_flows.py``) Bitrix24 shows them. The short
-list cache (``services/flow_cache.py``) is filled by every read and serves reloads.
+Bitrix24 decides what the user may see: every read goes out with their token. The list
+is what the portal's own flow list shows them (``services/flow_list.py``) where the
+portal has one, else the known flows (``services/known_flows.py``) Bitrix24 shows them.
+The short list cache (``services/flow_cache.py``) is filled by every read and serves reloads.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from b24.errors import B24Error, FlowAccessDenied, FlowNotFound
-from services import flow_cache, known_flows, user_names
+from services import flow_cache, flow_list, known_flows, user_names
 
 if TYPE_CHECKING:
     from b24.client import RestClient
@@ -115,16 +116,27 @@ def _page(
 
 
 def load_page(client: RestClient, r: Any, member_id: str, user_id: int, portal_origin: str) -> FlowPage:
-    """Every known flow this user can read, with owner names, and the user's admin flag.
+    """Every flow this user can read, with owner names, and the user's admin flag.
 
-    Round trips: one ``batch`` per 50 known flows plus one for names and the admin flag.
+    Round trips: with the portal's list, one ``batch`` for its pages (more only past 2,500
+    flows) and one for rows that lack a field; the flows it shows join the known set.
+    Without it, one ``batch`` per 50 known flows. Then one for names and the admin flag.
     Fills the cache that ``cached_page`` answers from.
     """
     pipe = r.pipeline()  # the generation the ids belong to: a later change makes this read stale
     pipe.hget(known_flows.meta_key(member_id), known_flows.GENERATION).smembers(known_flows.flows_key(member_id))
     generation, ids = pipe.execute()
     read_at = time.time()
-    raw, errors = read_flows(client, sorted(int(flow_id) for flow_id in ids))
+    listing = flow_list.list_flows(client, r, member_id, expected=len(ids))
+    if listing is None:
+        raw, errors = read_flows(client, sorted(int(flow_id) for flow_id in ids))
+    else:
+        filled, errors = read_flows(client, listing.incomplete)
+        raw = {**listing.flows, **filled}
+        # The list shows the user's flows whatever the known set holds; new ones bump its
+        # generation, which this read already reflects.
+        if known_flows.remember(r, member_id, listing.ids):
+            generation = known_flows.generation(r, member_id)
     known_flows.forget(
         r, member_id, [flow_id for flow_id, error in errors.items() if isinstance(error, FlowNotFound)]
     )

@@ -28,6 +28,11 @@ def known_ids(r: Any, member_id: str) -> list[int]:
     return sorted(int(flow_id) for flow_id in r.smembers(flows_key(member_id)))
 
 
+def generation(r: Any, member_id: str) -> int:
+    """The known set's generation now (0 before the first change)."""
+    return int(r.hget(meta_key(member_id), GENERATION) or 0)
+
+
 def known_set_changed(r: Any, member_id: str) -> None:
     """Make every user's cached list stale (ids were added to or removed from the known set)."""
     r.hincrby(meta_key(member_id), GENERATION, 1)

@@ -41,6 +41,8 @@ def open_page(ctx: FrameContext) -> OpenedPage:
     page's script retries what can be retried.
     """
     load_error = None
+    # A run that ends during the read added flows the read missed: the page must still reload.
+    discovering = discovery.is_running(ctx.member_id)
     try:
         client = rest_client_for(ctx.member_id, ctx.user_id)
         page = flows.load_page(client, get_redis(), ctx.member_id, ctx.user_id, ctx.portal_origin)
@@ -61,7 +63,7 @@ def open_page(ctx: FrameContext) -> OpenedPage:
         portals.adopt_if_orphaned(ctx.member_id, ctx.user_id)
     # Off the hot path: at most a Redis read here; the scan itself runs in a thread.
     discovery.refresh_if_stale(ctx.member_id, ctx.user_id if page.is_admin else None)
-    return OpenedPage(ctx, page, session, discovery.is_running(ctx.member_id), load_error)
+    return OpenedPage(ctx, page, session, discovering or discovery.is_running(ctx.member_id), load_error)
 
 
 def reload(session: FrameSession, *, fresh: bool = False) -> tuple[flows.FlowPage, bool]:
@@ -73,10 +75,11 @@ def reload(session: FrameSession, *, fresh: bool = False) -> tuple[flows.FlowPag
         limit = current_app.config["FRESH_READS_PER_MINUTE"]
         window = FixedWindow(r, portal_key(session.member_id, "fresh"), limit=limit, window=60)
         fresh = window.count(str(session.user_id)) <= limit
+    discovering = discovery.is_running(session.member_id)  # as in open_page
     page = None if fresh else flows.cached_page(*args)
     if page is None:
         page = flows.load_page(rest_client_for(session.member_id, session.user_id), *args)
-    return page, discovery.is_running(session.member_id)
+    return page, discovering or discovery.is_running(session.member_id)
 
 
 def rediscover(session: FrameSession) -> bool:

@@ -59,7 +59,13 @@ def test_empty_server_list_is_refused():
 
 @pytest.mark.parametrize(
     ("key", "value"),
-    [("B24_ALLOW_HTTP", "maybe"), ("PROXY_COUNT", "two"), ("B24_RATE_LIMIT", "fast"), ("APP_ENV", "staging")],
+    [
+        ("B24_ALLOW_HTTP", "maybe"),
+        ("PROXY_COUNT", "two"),
+        ("B24_RATE_LIMIT", "fast"),
+        ("APP_ENV", "staging"),
+        ("FLOW_LIST_REPROBE_SECONDS", "0"),
+    ],
 )
 def test_malformed_values_name_the_variable(key, value):
     with pytest.raises(ConfigError, match=key):

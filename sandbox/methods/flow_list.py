@@ -22,22 +22,25 @@ from sandbox.models import Flow, iso
 from sandbox.php import intval
 from sandbox.state import World
 
-# FlowTable's scalar fields (getFlowFields(false)) in toJson order: name -> (row key, value, kind).
-FIELDS: dict[str, tuple[str, Callable[[Flow], Any], str]] = {
-    "ID": ("id", lambda f: f.id, "int"),
-    "OWNER_ID": ("ownerId", lambda f: f.owner_id, "int"),
-    "CREATOR_ID": ("creatorId", lambda f: f.creator_id, "int"),
-    "GROUP_ID": ("groupId", lambda f: f.group_id, "int"),
-    "TEMPLATE_ID": ("templateId", lambda f: f.template_id, "int"),
-    "EFFICIENCY": ("efficiency", lambda f: f.efficiency, "int"),
-    "ACTIVE": ("active", lambda f: f.active, "bool"),
-    "PLANNED_COMPLETION_TIME": ("plannedCompletionTime", lambda f: f.planned_completion_time, "int"),
-    "ACTIVITY": ("activity", lambda f: f.activity, "datetime"),
-    "NAME": ("name", lambda f: f.name, "string"),
-    "DESCRIPTION": ("description", lambda f: f.description, "string"),
-    "DISTRIBUTION_TYPE": ("distributionType", lambda f: f.distribution_type, "string"),
-    "DEMO": ("demo", lambda f: False, "bool"),
+# FlowTable's scalar fields (getFlowFields(false)) in toJson order: name -> (row key, Flow attribute, kind).
+_COLUMNS = {
+    "ID": ("id", "id", "int"),
+    "OWNER_ID": ("ownerId", "owner_id", "int"),
+    "CREATOR_ID": ("creatorId", "creator_id", "int"),
+    "GROUP_ID": ("groupId", "group_id", "int"),
+    "TEMPLATE_ID": ("templateId", "template_id", "int"),
+    "EFFICIENCY": ("efficiency", "efficiency", "int"),
+    "ACTIVE": ("active", "active", "bool"),
+    "PLANNED_COMPLETION_TIME": ("plannedCompletionTime", "planned_completion_time", "int"),
+    "ACTIVITY": ("activity", "activity", "datetime"),
+    "NAME": ("name", "name", "string"),
+    "DESCRIPTION": ("description", "description", "string"),
+    "DISTRIBUTION_TYPE": ("distributionType", "distribution_type", "string"),
 }
+FIELDS: dict[str, tuple[str, Callable[[Flow], Any], str]] = {
+    name: (key, operator.attrgetter(attribute), kind) for name, (key, attribute, kind) in _COLUMNS.items()
+}
+FIELDS["DEMO"] = ("demo", lambda flow: False, "bool")  # the sandbox has no demo flows
 # The Flow constructor sets these only when the value is non-empty, and toJson drops unset ones.
 SKIPPED_WHEN_EMPTY = {"ID", "OWNER_ID", "CREATOR_ID", "NAME", "DESCRIPTION", "DISTRIBUTION_TYPE"}
 # Filter::CORRECT_FILTER_FIELD_PREFIXES -> operator; the array-capable ones per PREFIXES_THAT_SUPPORT_ARRAY_VALUES.
@@ -214,6 +217,9 @@ def flow_list(call: Call) -> Result:
         raise flow_error(call, UNKNOWN) from failure
     offset = _offset(call.param("start", default=0))
     rows = [_row(f, columns) for f in flows[offset : offset + PAGE]]
+    rewrite = call.world.settings.flow_list_rewrite
+    if rewrite is not None:
+        rows = rewrite(rows)
     if call.world.settings.flow_list_paging != "counted" or intval(call.param("start", default=0)) < 0:
         return Result(rows)
     following = offset + len(rows) if offset + len(rows) < len(flows) else None

@@ -98,9 +98,20 @@ def test_a_flow_name_with_html_shows_as_text(page: Page, sandbox: SandboxServer,
     expect(frame.locator("#fs-list script")).to_have_count(0)
 
 
+def test_a_flow_new_to_the_app_shows_at_once_where_the_portal_lists_flows(
+    page: Page, sandbox: SandboxServer, live_app: LiveApp, redis_db: redis.Redis
+) -> None:
+    new_flow = sandbox.add_flow("Hiring pipeline", owner_id=data.ADMIN)  # no task, never discovered
+    frame = open_app(page, sandbox, data.ADMIN)
+    expect(frame.get_by_role("switch", name="Hiring pipeline")).to_be_checked()
+    assert new_flow in known_flows.known_ids(redis_db, sandbox.member_id)
+    assert sandbox.calls(flows.GET) == 0  # the list said it all
+
+
 def test_a_missing_flow_is_added_by_pasting_its_link(
     page: Page, sandbox: SandboxServer, live_app: LiveApp, redis_db: redis.Redis
 ) -> None:
+    sandbox.settings.flow_list_method = False  # an older portal: the page shows the known flows only
     redis_db.srem(known_flows.flows_key(sandbox.member_id), DESIGN_REVIEWS)
     frame = open_app(page, sandbox, data.OWNER)
     expect(frame.get_by_role("switch", name="Design reviews")).to_have_count(0)
@@ -118,6 +129,7 @@ def test_a_missing_flow_is_added_by_pasting_its_link(
 def test_an_admin_searches_bitrix24_for_flows_again(
     page: Page, sandbox: SandboxServer, live_app: LiveApp, redis_db: redis.Redis
 ) -> None:
+    sandbox.settings.flow_list_method = False  # an older portal: the page shows the known flows only
     new_flow = sandbox.add_flow("Hiring pipeline", owner_id=data.ADMIN)
     frame = open_app(page, sandbox, data.ADMIN)
     expect(frame.get_by_role("switch", name="Hiring pipeline")).to_have_count(0)

@@ -22,7 +22,13 @@ from app import create_app
 from oauth.store import UserToken, portal_key
 from sandbox.server import SandboxServer
 from services import frame_session, known_flows
-from tests.flows.conftest import SEEDED_FLOWS, mark_discovery_fresh, page_data, portal_settings
+from tests.flows.conftest import (
+    SEEDED_FLOWS,
+    mark_discovery_fresh,
+    page_data,
+    portal_settings,
+    reads,  # noqa: F401 (a fixture: the read drills run on both kinds of portal)
+)
 from tests.install.live import app_env, install_app, register_at
 
 #: the app's HTTP timeout in the drills: short, so outages cost little time

@@ -34,6 +34,9 @@ pytestmark = pytest.mark.drill
 SETTINGS = settings(
     max_examples=150,
     deadline=None,
+    # The same examples on every run: a fuzz that found nothing today must not fail tomorrow
+    # by the luck of the draw (and one that finds something fails every time).
+    derandomize=True,
     suppress_health_check=[
         HealthCheck.function_scoped_fixture,
         HealthCheck.too_slow,

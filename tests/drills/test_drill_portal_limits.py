@@ -12,9 +12,9 @@ from flask import Flask
 
 from sandbox import data
 from sandbox.server import SandboxServer
-from services.flows import ACTIVATE, GET
+from services.flows import ACTIVATE
 from tests.drills.conftest import assert_clean_error
-from tests.flows.conftest import SEEDED_FLOWS, open_page
+from tests.flows.conftest import SEEDED_FLOWS, Reads, open_page
 
 pytestmark = pytest.mark.drill
 
@@ -24,11 +24,11 @@ LIMITS = ["QUERY_LIMIT_EXCEEDED", "OPERATION_TIME_LIMIT"]
 
 
 @pytest.mark.parametrize("code", LIMITS)
-def test_reads_back_off_and_succeed(drill_app: Flask, sandbox: SandboxServer, code: str):
+def test_reads_back_off_and_succeed(drill_app: Flask, sandbox: SandboxServer, reads: Reads, code: str):
     client = drill_app.test_client()
     page = open_page(client, sandbox, USER)
     sandbox.reset_counters()
-    sandbox.inject_rest_errors(code, 2, methods=[GET])
+    sandbox.inject_rest_errors(code, 2, methods=[reads.method])
 
     answer = client.get("/api/flows?fresh=1", headers=page.headers())
 
@@ -80,12 +80,15 @@ def test_activate_refused_inside_the_batch_is_not_repeated(drill_app: Flask, san
     assert payload["active"] is sandbox.flow(FLOW).active is True
 
 
-def test_read_items_refused_inside_the_batch_are_read_again(drill_app: Flask, sandbox: SandboxServer):
-    """``OPERATION_TIME_LIMIT`` per item: the batch answers, some flows in it were refused."""
+def test_read_items_refused_inside_the_batch_are_read_again(
+    drill_app: Flask, sandbox: SandboxServer, reads: Reads
+):
+    """``OPERATION_TIME_LIMIT`` per item: the batch answers, some reads in it (flows or list pages)
+    were refused."""
     client = drill_app.test_client()
     page = open_page(client, sandbox, USER)
     sandbox.reset_counters()
-    sandbox.inject_rest_errors("OPERATION_TIME_LIMIT", 2, methods=[GET], per_call=True)
+    sandbox.inject_rest_errors("OPERATION_TIME_LIMIT", 2, methods=[reads.method], per_call=True)
 
     answer = client.get("/api/flows?fresh=1", headers=page.headers())
 

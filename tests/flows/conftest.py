@@ -19,6 +19,8 @@ from app import create_app
 from sandbox.server import SandboxServer
 from sandbox.testing import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from services import discovery, known_flows
+from services.flow_list import LIST
+from services.flows import GET
 from tests.install.live import eventually
 
 SEEDED_FLOWS = range(1, 7)
@@ -56,6 +58,31 @@ def open_page(client: FlaskClient, sandbox: SandboxServer, user_id: int, lang: s
     response = client.post(f"{parts.path}?{parts.query}", data=form)
     assert response.status_code == 200, response.get_data(as_text=True)
     return Page(response, page_data(response.get_data(as_text=True)))
+
+
+@dataclass(frozen=True)
+class Reads:
+    """How the page reads flows on one kind of portal: the method, and its calls for the seeded flows."""
+
+    method: str
+    seeded_calls: int
+
+
+@pytest.fixture(params=["list", "no list"])
+def reads(request: pytest.FixtureRequest, sandbox: SandboxServer) -> Reads:
+    """Both kinds of portal: a current one with ``tasks.flow.Flow.list`` (one page holds the
+    seeded flows), and an older one without it (one ``get`` per known flow)."""
+    listed = request.param == "list"
+    sandbox.settings.flow_list_method = listed
+    return Reads(LIST, 1) if listed else Reads(GET, len(SEEDED_FLOWS))
+
+
+@pytest.fixture
+def older_portal(sandbox: SandboxServer) -> SandboxServer:
+    """A portal whose tasks module predates ``tasks.flow.Flow.list``: the app knows only the flows
+    discovery found or a person added."""
+    sandbox.settings.flow_list_method = False
+    return sandbox
 
 
 def portal_settings(app_config: dict, sandbox: SandboxServer) -> dict:

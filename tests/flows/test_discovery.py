@@ -18,8 +18,13 @@ from tests.install.live import record_active_portal
 
 
 @pytest.fixture
-def empty_list(portal_app: Flask, sandbox: SandboxServer, redis_db: redis.Redis) -> Flask:
-    """The app before discovery: no flow ids known."""
+def empty_list(
+    portal_app: Flask, older_portal: SandboxServer, sandbox: SandboxServer, redis_db: redis.Redis
+) -> Flask:
+    """The app before discovery on a portal without the flow list: no flow ids known.
+
+    (On a portal with the list, discovery asks it instead: tests/flows/test_flow_list.py.)
+    """
     redis_db.delete(known_flows.flows_key(sandbox.member_id))
     return portal_app
 

@@ -15,7 +15,7 @@ from b24.ratelimit import PortalRateLimiter
 from sandbox import data
 from sandbox.server import SandboxServer
 from services import discovery, known_flows
-from tests.flows.conftest import Page, open_page, portal_settings, wait_for_discovery
+from tests.flows.conftest import Page, Reads, open_page, portal_settings, wait_for_discovery
 
 SUPPORT = 1  # OWNER's, MEMBER in its team
 BUDGET = 6  # ADMIN's: MEMBER cannot see it
@@ -50,7 +50,7 @@ def test_a_reload_after_the_page_open_is_served_from_redis(
 
 
 def test_fresh_1_and_the_page_open_always_read_bitrix24(
-    portal_client: FlaskClient, sandbox: SandboxServer
+    portal_client: FlaskClient, sandbox: SandboxServer, reads: Reads
 ) -> None:
     page = open_page(portal_client, sandbox, data.OWNER)
     sandbox.flow(SUPPORT).active = False  # changed in the portal itself, not through the app
@@ -59,12 +59,12 @@ def test_fresh_1_and_the_page_open_always_read_bitrix24(
     sandbox.reset_counters()
     fresh = listed(portal_client, page, "?fresh=1")
     assert fresh["cached"] is False and state(fresh, SUPPORT) is False
-    assert sandbox.calls("tasks.flow.Flow.get") == 6
+    assert sandbox.calls(reads.method) == reads.seeded_calls
 
     sandbox.flow(SUPPORT).active = True
     sandbox.reset_counters()
     reopened = open_page(portal_client, sandbox, data.OWNER)
-    assert sandbox.calls("tasks.flow.Flow.get") == 6
+    assert sandbox.calls(reads.method) == reads.seeded_calls
     assert next(f["active"] for f in reopened.data["flows"] if f["id"] == SUPPORT) is True
     assert state(listed(portal_client, page), SUPPORT) is True  # ... and refilled the cache
 
@@ -105,7 +105,9 @@ def short_cache(app_config: dict, sandbox: SandboxServer, portal_app: Flask) -> 
     return app.test_client()
 
 
-def test_after_the_ttl_the_list_is_read_again(short_cache: FlaskClient, sandbox: SandboxServer) -> None:
+def test_after_the_ttl_the_list_is_read_again(
+    short_cache: FlaskClient, sandbox: SandboxServer, reads: Reads
+) -> None:
     page = open_page(short_cache, sandbox, data.OWNER)
     sandbox.flow(SUPPORT).active = False
     time.sleep(0.4)
@@ -114,11 +116,11 @@ def test_after_the_ttl_the_list_is_read_again(short_cache: FlaskClient, sandbox:
     answer = listed(short_cache, page)
 
     assert answer["cached"] is False and state(answer, SUPPORT) is False
-    assert sandbox.calls("tasks.flow.Flow.get") == 6
+    assert sandbox.calls(reads.method) == reads.seeded_calls
 
 
 def test_flows_discovery_adds_are_listed_at_the_next_reload(
-    portal_client: FlaskClient, sandbox: SandboxServer, redis_db: redis.Redis
+    portal_client: FlaskClient, older_portal: SandboxServer, sandbox: SandboxServer, redis_db: redis.Redis
 ) -> None:
     new = sandbox.add_flow("Brand new", owner_id=data.OWNER)
     owner = open_page(portal_client, sandbox, data.OWNER)

@@ -65,6 +65,8 @@ from services.schedule_store import (
 MAX_AHEAD = 366 * 86400.0
 #: the longest browser time-zone name accepted (IANA names are shorter)
 MAX_ZONE_LENGTH = 64
+#: flow ids are Bitrix24's integer keys
+MAX_FLOW_ID = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,7 @@ class Plan:
         flow = body.get("flow_id")
         zone = body.get("time_zone") or ""
         times = body.get("pause_at"), body.get("resume_at")
-        flow_ok = isinstance(flow, int) and not isinstance(flow, bool) and flow > 0
+        flow_ok = isinstance(flow, int) and not isinstance(flow, bool) and 0 < flow <= MAX_FLOW_ID
         if (
             not (flow_ok or (flow is None and not flow_required))
             or not isinstance(zone, str)

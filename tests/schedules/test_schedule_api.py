@@ -126,6 +126,7 @@ BAD = {
     "no flow": ({"pause_at": wall(2)}, 400, "bad_request"),
     "flow as text": ({"flow_id": "1", "pause_at": wall(2)}, 400, "bad_request"),
     "flow as bool": ({"flow_id": True, "pause_at": wall(2)}, 400, "bad_request"),
+    "flow too big": ({"flow_id": 2**63, "pause_at": wall(2)}, 400, "bad_request"),
     "time as number": ({"flow_id": SUPPORT, "pause_at": 1_900_000_000}, 400, "bad_request"),
     "not a date": ({"flow_id": SUPPORT, "pause_at": "next friday"}, 400, "bad_request"),
     "date only": ({"flow_id": SUPPORT, "pause_at": "2031-12-24"}, 400, "bad_request"),

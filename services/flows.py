@@ -140,7 +140,7 @@ def load_page(client: RestClient, r: Any, member_id: str, user_id: int, portal_o
     known_flows.forget(
         r, member_id, [flow_id for flow_id, error in errors.items() if isinstance(error, FlowNotFound)]
     )
-    names, is_admin = user_names.names_and_admin(client, r, member_id, _owners(raw.values()))
+    names, is_admin = user_names.names_and_admin(client, r, member_id, _owners(raw.values()), viewer=user_id)
     flow_cache.store_flows(r, member_id, raw.values(), read_at)
     # Only a read where every flow was either shown or refused tells what the user may see.
     if all(isinstance(error, FlowAccessDenied) for error in errors.values()):

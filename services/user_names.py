@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from b24.client import chunked
 from core.keys import portal_key
+from services import user_zones
 
 if TYPE_CHECKING:
     from b24.client import RestClient
@@ -31,11 +32,19 @@ def cached_names(r: Any, member_id: str, user_ids: set[int]) -> dict[int, str]:
     return {user_id: name for user_id, name in cached if name is not None}
 
 
-def names_and_admin(client: RestClient, r: Any, member_id: str, user_ids: set[int]) -> tuple[dict[int, str], bool]:
-    """Display names for ``user_ids`` (cached per portal) and whether the client's user is an admin."""
+def names_and_admin(
+    client: RestClient, r: Any, member_id: str, user_ids: set[int], *, viewer: int | None = None
+) -> tuple[dict[int, str], bool]:
+    """Display names for ``user_ids`` (cached per portal) and whether the client's user is an admin.
+
+    With ``viewer`` (the client's user) the same request reads their ``profile`` and keeps their
+    time zone (``services/user_zones.py``), so showing planned changes costs no request of its own.
+    """
     names = cached_names(r, member_id, user_ids)
     missing = sorted(user_ids - names.keys())
     commands: dict[str, tuple[str, dict]] = {"admin": ("user.admin", {})}
+    if viewer is not None:
+        commands["viewer"] = ("profile", {})
     for index, chunk in enumerate(chunked(missing, USER_PAGE)):
         commands[f"users{index}"] = ("user.get", {"FILTER": {"ID": chunk}})
     batch = client.batch(commands)
@@ -45,6 +54,8 @@ def names_and_admin(client: RestClient, r: Any, member_id: str, user_ids: set[in
             for user in users:
                 name = " ".join(part for part in (user.get("NAME"), user.get("LAST_NAME")) if part)
                 fetched[int(user["ID"])] = name or f"#{user['ID']}"
+    if viewer is not None and isinstance(batch.results.get("viewer"), dict):
+        user_zones.remember(r, member_id, viewer, batch.results["viewer"])
     if fetched:
         pipe = r.pipeline()
         pipe.hset(users_key(member_id), mapping={str(k): v for k, v in fetched.items()})

@@ -322,3 +322,12 @@ def test_a_plan_saved_while_another_was_being_checked_is_checked_again(
     assert seen == [1, 2]  # checked again, and this time it saw the plan saved in between
     assert {s.flow_id for s in stored(redis_db, sandbox.member_id)} == {SUPPORT, DESIGN}
     assert first["id"] in {s.id for s in stored(redis_db, sandbox.member_id)}
+
+
+def test_the_list_costs_no_portal_request_after_the_page_opened(
+    portal_client: FlaskClient, sandbox: SandboxServer, owner: Page
+) -> None:
+    # The page open's batch (flows, names, user.admin) read her profile too: her zone is known.
+    sandbox.reset_counters()
+    assert listing(portal_client, owner)["time_zone"] == NEW_YORK
+    assert sandbox.rest_requests == 0

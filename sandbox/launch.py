@@ -97,7 +97,9 @@ def run_children(app: list[str], worker: list[str] | None, env: dict[str, str], 
                     if child.poll() is None:
                         os.killpg(child.pid, signal.SIGKILL)
     for child in children[1:]:
-        if child.poll() is None:
+        # The worker got the stop signal already, unless the app exited by itself; a second
+        # signal would make RQ cut its shutdown short (cold shutdown) and leave it registered.
+        if not deadline and child.poll() is None:
             os.killpg(child.pid, signal.SIGTERM)
         try:
             child.wait(timeout=STOP_GRACE)

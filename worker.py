@@ -17,6 +17,7 @@ import logging
 import sys
 
 from rq import Worker
+from rq.exceptions import StopRequested
 
 from app import create_app
 from core.config import ConfigError
@@ -36,6 +37,8 @@ class FlowSwitchWorker(Worker):
         super().run_maintenance_tasks()
         try:
             schedule_upkeep.sweep()
+        except StopRequested:
+            raise  # RQ's shutdown, signalled while the sweep ran: not a failure of it
         except Exception:  # a failed round must not stop the worker; the next one tries again
             log.exception("The schedules' sweep failed")
 

@@ -8,6 +8,7 @@ refuses across slots; so on a Cluster ``JOBS_REDIS_URL`` names a plain or Sentin
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -52,8 +53,9 @@ def run_later(seconds: float, func: Callable[..., Any], *args: Any, job_id: str 
 def run_at(when: float, func: Callable[..., Any], *args: Any, job_id: str, timeout: float) -> Job:
     """Run ``func(*args)`` in a worker at ``when`` (epoch seconds; now if past), at most ``timeout``
     seconds long. A job with the same ``job_id`` is replaced; its result is not kept."""
+    # RQ keeps scheduled times in whole seconds, cut down: round up, so a job never runs early.
     return get_queue().enqueue_at(
-        datetime.fromtimestamp(when, UTC),
+        datetime.fromtimestamp(math.ceil(when), UTC),
         func,
         *args,
         job_id=job_id,

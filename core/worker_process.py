@@ -2,7 +2,8 @@
 
 ``start_worker(env, redis_url=..., log_path=...)`` starts it in a process group of its own
 with the settings in ``env`` (the variable names of ``core/config.py``) and returns once RQ
-lists it among the workers. ``kill()`` takes its work horse and its scheduler with it, as a
+lists it as waiting for jobs (only then has it taken over SIGINT and SIGTERM: a signal before
+that ends it without its shutdown). ``kill()`` takes its work horse and its scheduler with it, as a
 machine that dies would; ``stop()`` asks it to finish its job first.
 """
 
@@ -67,6 +68,11 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+def listening(connection: redis.Redis, pid: int) -> bool:
+    """Whether the RQ worker of process ``pid`` is registered and has come to its job loop."""
+    return any(w.pid == pid and w.get_state() in ("idle", "busy") for w in Worker.all(connection=connection))
+
+
 def start_worker(
     env: Mapping[str, str], *, redis_url: str, log_path: Path, timeout: float = 20.0
 ) -> WorkerProcess:
@@ -81,7 +87,7 @@ def start_worker(
     try:
         deadline = time.monotonic() + timeout
         while process.poll() is None and time.monotonic() < deadline:
-            if any(worker.pid == process.pid for worker in Worker.all(connection=connection)):
+            if listening(connection, process.pid):
                 return started
             time.sleep(0.05)
     finally:

@@ -96,7 +96,8 @@ def test_launch_runs_the_app_under_gunicorn_and_its_job_worker(redis_server, red
         # python worker.py, on the same Redis (the embedded one: found through instance/redis/url)
         url = redis_server.url if given else (tmp_path / "redis" / "url").read_text().strip()
         jobs_redis = redis.Redis.from_url(url)
-        eventually(lambda: len(Worker.all(connection=jobs_redis)) == 1, timeout=30)
+        # One worker, in its job loop (a signal before that ends it without its shutdown).
+        eventually(lambda: [w.get_state() for w in Worker.all(connection=jobs_redis)] == ["idle"], timeout=30)
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 0
         if given:

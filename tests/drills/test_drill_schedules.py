@@ -10,20 +10,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
-import requests
 
 from core.redis_server import RedisServer
 from sandbox import data
 from services import schedule_store as store
 from tests.drills.conftest import open_frame
 from tests.install.live import CLIENT_ID, CLIENT_SECRET, LiveApp, app_env, eventually, install_app
-from tests.schedules.conftest import WITH_IM
+from tests.schedules.conftest import WITH_IM, plan_over_http, take_switch_right
 from tests.worker_process import WorkerProcess
 
 pytestmark = pytest.mark.drill
@@ -41,16 +39,8 @@ FAST = {
 
 
 def plan(live_app: LiveApp, sandbox: Any, flow_id: int, pause_in: float, resume_in: float | None = None) -> str:
-    frame = open_frame(sandbox, data.OWNER)
-    now = time.time()
-    body = {
-        "flow_id": flow_id,
-        "pause_at": datetime.fromtimestamp(now + pause_in, UTC).isoformat(),
-        "resume_at": datetime.fromtimestamp(now + resume_in, UTC).isoformat() if resume_in else None,
-    }
-    answer = requests.post(f"{live_app.url}/api/schedules", json=body, headers=frame.headers, timeout=10)
-    assert answer.status_code == 201, answer.text
-    return answer.json()["schedule"]["id"]
+    """The owner plans a pause (and a resume) seconds from now; the plan's id."""
+    return plan_over_http(live_app.url, sandbox, data.OWNER, flow_id, pause_in, resume_in)["id"]
 
 
 def edge_state(r: redis.Redis, member_id: str, schedule_id: str, edge: str = store.PAUSE) -> str:
@@ -178,8 +168,7 @@ def test_the_scheduling_user_lost_the_right_the_plan_stops_with_bitrix24s_reason
     sandbox = portal_with_im
     worker()
     schedule_id = plan(live_app, sandbox, SUPPORT, 2, 4)
-    flow = sandbox.flow(SUPPORT)
-    flow.owner_id = flow.creator_id = data.ADMIN  # she may still read it, no longer switch it
+    take_switch_right(sandbox, SUPPORT)
     eventually(lambda: edge_state(r, sandbox.member_id, schedule_id) == store.FAILED, timeout=20)
     eventually(lambda: bool(sandbox.notifications(data.OWNER)), timeout=10)
     schedule = store.get(r, sandbox.member_id, schedule_id)

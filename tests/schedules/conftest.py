@@ -11,16 +11,19 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import redis
+import requests
 from flask import Flask
 from flask.testing import FlaskClient
 from rq import SimpleWorker
 
 from core import clock
 from core.jobs import get_queue
+from sandbox import data
 from sandbox.server import SandboxServer
 from sandbox.testing import DEFAULT_APP_URL, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from services import schedule_store as store
 from services import schedule_upkeep
+from tests.drills.conftest import open_frame
 from tests.flows import conftest as flows
 from tests.flows.conftest import Page, open_page
 from tests.install.live import record_active_portal
@@ -70,6 +73,34 @@ def in_seconds(seconds: float) -> str:
     return datetime.fromtimestamp(clock.now() + seconds, UTC).isoformat(timespec="seconds")
 
 
+def plan_over_http(
+    app_url: str, sandbox: SandboxServer, user_id: int, flow_id: int, pause_in: float, resume_in: float | None = None
+) -> dict:
+    """``user_id`` opens the app in the portal and plans a pause (and a resume) seconds from now, over HTTP."""
+    frame = open_frame(sandbox, user_id)
+    body = {
+        "flow_id": flow_id,
+        "pause_at": in_seconds(pause_in),
+        "resume_at": in_seconds(resume_in) if resume_in is not None else None,
+    }
+    answer = requests.post(f"{app_url}/api/schedules", json=body, headers=frame.headers, timeout=10)
+    assert answer.status_code == 201, answer.text
+    return answer.json()["schedule"]
+
+
+def take_switch_right(sandbox: SandboxServer, flow_id: int) -> None:
+    """The flow gets another administrator and creator (the admin): its owner may still read it (she
+    creates tasks in it), no longer switch it."""
+    flow = sandbox.flow(flow_id)
+    flow.owner_id = flow.creator_id = data.ADMIN
+
+
+def pass_days(sandbox: SandboxServer, moved_clock: Callable[[float], None], days: float) -> None:
+    """``days`` pass for the portal and for the app alike."""
+    sandbox.advance_clock(days * 86400)
+    moved_clock(days * 86400)
+
+
 def plan(
     client: FlaskClient, page: Page, flow_id: int, pause_at: str | None, resume_at: str | None, **extra: Any
 ) -> Any:
@@ -85,7 +116,7 @@ def listing(client: FlaskClient, page: Page, tz: str = "") -> dict:
 
 @pytest.fixture
 def owner(portal_client: FlaskClient, sandbox: SandboxServer) -> Page:
-    return open_page(portal_client, sandbox, 2)
+    return open_page(portal_client, sandbox, data.OWNER)
 
 
 @pytest.fixture

@@ -14,7 +14,16 @@ from sandbox import data
 from sandbox.server import SandboxServer
 from services import notices, schedule_upkeep
 from tests.flows.conftest import Page, open_page
-from tests.schedules.conftest import DESIGN, SUPPORT, in_seconds, listing, plan, stored
+from tests.schedules.conftest import (
+    DESIGN,
+    SUPPORT,
+    in_seconds,
+    listing,
+    pass_days,
+    plan,
+    stored,
+    take_switch_right,
+)
 
 DAY = 86400.0
 
@@ -29,6 +38,19 @@ def planned(client: FlaskClient, page: Page, flow_id: int, pause_in: float | Non
     )
     assert answer.status_code == 201, answer.get_json()
     return answer.get_json()["schedule"]
+
+
+def planned_weeks_ahead(client: FlaskClient, sandbox: SandboxServer, flow_id: int, days: float) -> dict:
+    """Refresh tokens live 28 days (the older docs); the owner opens the app (a pair issued under
+    that) and plans a pause ``days`` ahead."""
+    sandbox.settings.refresh_ttl = 28 * DAY
+    return planned(client, open_page(client, sandbox, data.OWNER), flow_id, days * DAY, None)
+
+
+def keep_sign_ins(portal_app: Flask) -> dict:
+    """One round of the worker's sign-in upkeep."""
+    with portal_app.app_context():
+        return schedule_upkeep.keep_sign_ins(schedule_upkeep.get_redis())
 
 
 def shown(client: FlaskClient, page: Page, schedule_id: str) -> dict:
@@ -108,8 +130,7 @@ def test_losing_the_right_fails_the_plan_with_bitrix24s_reason_and_tells_the_use
     sandbox = with_im
     owner = open_page(portal_client, sandbox, data.OWNER)  # her pair now carries the im scope
     saved = planned(portal_client, owner, SUPPORT, 60, 120)
-    flow = sandbox.flow(SUPPORT)
-    flow.owner_id = flow.creator_id = data.ADMIN  # she still reads it (a task creator), may not switch it
+    take_switch_right(sandbox, SUPPORT)
     moved_clock(61)
     run_jobs()
     assert sandbox.flow_changes() == [] and sandbox.flow(SUPPORT).active is True
@@ -134,8 +155,7 @@ def test_without_the_im_scope_nothing_is_sent_and_the_page_alone_tells(
     run_jobs: Callable[[], int],
 ) -> None:
     saved = planned(portal_client, owner, SUPPORT, 60, None)
-    flow = sandbox.flow(SUPPORT)
-    flow.owner_id = flow.creator_id = data.ADMIN
+    take_switch_right(sandbox, SUPPORT)
     moved_clock(61)
     run_jobs()
     assert sandbox.calls("im.notify.system.add") == 0 and sandbox.notifications(data.OWNER) == []
@@ -172,16 +192,11 @@ def test_the_worker_renews_aging_sign_ins_so_a_plan_weeks_ahead_still_runs(
     moved_clock: Callable[[float], None],
     run_jobs: Callable[[], int],
 ) -> None:
-    sandbox.settings.refresh_ttl = 28 * DAY  # the older docs' lifetime
-    owner = open_page(portal_client, sandbox, data.OWNER)  # a pair issued under it
-    planned(portal_client, owner, SUPPORT, 40 * DAY, None)
+    planned_weeks_ahead(portal_client, sandbox, SUPPORT, 40)
     grants = sandbox.refresh_grants
     for _ in range(2):
-        sandbox.advance_clock(20 * DAY)
-        moved_clock(20 * DAY)
-        with portal_app.app_context():
-            outcomes = schedule_upkeep.keep_sign_ins(schedule_upkeep.get_redis())
-        assert list(outcomes.values()) == ["refreshed"]
+        pass_days(sandbox, moved_clock, 20)
+        assert list(keep_sign_ins(portal_app).values()) == ["refreshed"]
     assert sandbox.refresh_grants == grants + 2
     run_jobs()
     assert [(c.user_id, c.active) for c in sandbox.flow_changes()] == [(data.OWNER, False)]
@@ -195,23 +210,17 @@ def test_a_sign_in_that_aged_out_is_marked_weeks_before_the_plan_is_due(
     run_jobs: Callable[[], int],
 ) -> None:
     sandbox = with_im
-    sandbox.settings.refresh_ttl = 28 * DAY
-    owner = open_page(portal_client, sandbox, data.OWNER)
-    saved = planned(portal_client, owner, SUPPORT, 40 * DAY, None)
-    sandbox.advance_clock(30 * DAY)  # the worker could not renew it in time (it was down, say)
-    moved_clock(30 * DAY)
+    saved = planned_weeks_ahead(portal_client, sandbox, SUPPORT, 40)
+    pass_days(sandbox, moved_clock, 30)  # the worker could not renew it in time (it was down, say)
     admin = open_page(portal_client, sandbox, data.ADMIN)  # a fresh pair for the portal-level holder
-    with portal_app.app_context():
-        outcomes = schedule_upkeep.keep_sign_ins(schedule_upkeep.get_redis())
-    assert outcomes == {(sandbox.member_id, data.OWNER): "signed_out"}
+    assert keep_sign_ins(portal_app) == {(sandbox.member_id, data.OWNER): "signed_out"}
     marked = shown(portal_client, admin, saved["id"])
     assert marked["signed_out"] is True
     assert "Oleg Owner must open Flow Switch to keep this planned change" in marked["note"]
     [notice] = sandbox.notifications(data.OWNER)
     assert notice.message.startswith("Flow Switch\nOpen Flow Switch to keep your planned changes")
-    with portal_app.app_context():  # told once, not at every round
-        schedule_upkeep.keep_sign_ins(schedule_upkeep.get_redis())
-    assert len(sandbox.notifications(data.OWNER)) == 1
+    keep_sign_ins(portal_app)
+    assert len(sandbox.notifications(data.OWNER)) == 1  # told once, not at every round
     # She opens the app: a fresh pair, the mark is gone, and the pause happens on time.
     owner = open_page(portal_client, sandbox, data.OWNER)
     assert shown(portal_client, owner, saved["id"])["signed_out"] is False
@@ -221,17 +230,10 @@ def test_a_sign_in_that_aged_out_is_marked_weeks_before_the_plan_is_due(
 
 
 def test_a_plan_whose_user_never_came_back_fails_as_signed_out(
-    portal_client: FlaskClient,
-    sandbox: SandboxServer,
-    owner: Page,
-    moved_clock: Callable[[float], None],
-    run_jobs: Callable[[], int],
+    portal_client: FlaskClient, sandbox: SandboxServer, moved_clock: Callable[[float], None], run_jobs: Callable[[], int]
 ) -> None:
-    sandbox.settings.refresh_ttl = 28 * DAY
-    owner = open_page(portal_client, sandbox, data.OWNER)
-    saved = planned(portal_client, owner, DESIGN, 40 * DAY, None)
-    sandbox.advance_clock(40 * DAY)
-    moved_clock(40 * DAY)
+    saved = planned_weeks_ahead(portal_client, sandbox, DESIGN, 40)
+    pass_days(sandbox, moved_clock, 40)
     run_jobs()
     assert sandbox.flow_changes() == []
     failed = shown(portal_client, open_page(portal_client, sandbox, data.OWNER), saved["id"])

@@ -4,31 +4,15 @@ and uninstall through the portal's event."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import redis
-import requests
 
 from sandbox import data
 from services import schedule_store as store
-from tests.drills.conftest import open_frame
 from tests.install.live import LiveApp, app_env, eventually
-from tests.schedules.conftest import DESIGN, SUPPORT
+from tests.schedules.conftest import DESIGN, SUPPORT, plan_over_http
 from tests.worker_process import WorkerProcess
-
-
-def plan_over_http(live_app: LiveApp, sandbox: Any, user_id: int, flow_id: int, pause_in: float, resume_in: float | None = None) -> dict:
-    frame = open_frame(sandbox, user_id)
-    now = datetime.now(UTC).timestamp()
-    body = {
-        "flow_id": flow_id,
-        "pause_at": datetime.fromtimestamp(now + pause_in, UTC).isoformat(),
-        "resume_at": datetime.fromtimestamp(now + resume_in, UTC).isoformat() if resume_in else None,
-    }
-    answer = requests.post(f"{live_app.url}/api/schedules", json=body, headers=frame.headers, timeout=10)
-    assert answer.status_code == 201, answer.text
-    return answer.json()["schedule"]
 
 
 def test_the_worker_process_switches_at_the_planned_second_with_the_users_token(
@@ -36,7 +20,7 @@ def test_the_worker_process_switches_at_the_planned_second_with_the_users_token(
 ) -> None:
     sandbox = installed_portal
     worker = job_worker(app_env(sandbox))
-    saved = plan_over_http(live_app, sandbox, data.OWNER, SUPPORT, 3, 5)
+    saved = plan_over_http(live_app.url, sandbox, data.OWNER, SUPPORT, 3, 5)
     eventually(lambda: len(sandbox.flow_changes()) == 2, timeout=20)
     pause, resume = sandbox.flow_changes()
     assert (pause.user_id, pause.active, resume.user_id, resume.active) == (data.OWNER, False, data.OWNER, True)
@@ -49,7 +33,7 @@ def test_uninstall_deletes_the_plans_and_cancels_their_jobs(
     installed_portal: Any, live_app: LiveApp, redis_db: redis.Redis, redis_url: str
 ) -> None:
     sandbox = installed_portal
-    saved = [plan_over_http(live_app, sandbox, data.OWNER, flow, 3600, 7200) for flow in (SUPPORT, DESIGN)]
+    saved = [plan_over_http(live_app.url, sandbox, data.OWNER, flow, 3600, 7200) for flow in (SUPPORT, DESIGN)]
     raw = redis.Redis.from_url(redis_url)  # RQ's keys hold bytes
     job_keys = [f"rq:job:{store.job_id(s['id'], edge)}".encode() for s in saved for edge in store.EDGES]
     assert all(raw.exists(key) for key in job_keys)

@@ -9,6 +9,8 @@ import multiprocessing
 import os
 import sys
 
+from core.logs import gunicorn_log_config
+
 bind = f"0.0.0.0:{os.environ.get('PORT', '5000')}"
 worker_class = "gthread"
 workers = int(os.environ.get("WEB_CONCURRENCY", 0)) or multiprocessing.cpu_count() * 2
@@ -20,9 +22,12 @@ max_requests = 5000
 max_requests_jitter = 500
 accesslog = "-"
 errorlog = "-"
+# gunicorn's own lines in the app's shape (core/logs.py): one log format on stdout.
+logconfig_dict = gunicorn_log_config(os.environ)
 # The path without its query string: a query may carry an OAuth code or a token, and
 # access logs are read by more people than the app's own logs.
-access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
+# The request id goes in the line's [request id] slot (core/logs.py), like the app's own lines.
+access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms'
 # Forwarded headers are applied inside the app by ProxyFix (PROXY_COUNT), not here.
 forwarded_allow_ips = "127.0.0.1"
 # The control socket has one default path per user: two instances on a machine (app

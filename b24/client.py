@@ -5,10 +5,12 @@ Each request is ``POST {client_endpoint}{method}`` with a JSON body and the user
 the status. What may be repeated is decided here:
 
 - ``expired_token``: refresh the token and repeat once (the method did not run);
-- ``QUERY_LIMIT_EXCEEDED`` / ``OPERATION_TIME_LIMIT`` and lost connections: repeated
-  with backoff only for idempotent calls. ``tasks.flow.Flow.activate`` is a toggle, so
-  a repeat after a request that may have arrived would undo it; only a connection that
-  was never opened is retried for such calls.
+- ``QUERY_LIMIT_EXCEEDED`` and lost connections: repeated with backoff only for
+  idempotent calls. ``tasks.flow.Flow.activate`` is a toggle, so a repeat after a request
+  that may have arrived would undo it; only a connection that was never opened is
+  retried for such calls.
+- ``OPERATION_TIME_LIMIT``: never repeated; the method is blocked for the portal until its
+  window moves on (``b24/operating.py``), and calls of it are refused without a request.
 """
 
 from __future__ import annotations
@@ -28,7 +30,14 @@ from urllib.parse import urlsplit
 import requests
 
 from b24.encoding import http_build_query
-from b24.errors import B24Error, ExpiredToken, PortalUnreachable, error_from_payload, error_from_response
+from b24.errors import (
+    B24Error,
+    ExpiredToken,
+    OperationTimeLimit,
+    PortalUnreachable,
+    error_from_payload,
+    error_from_response,
+)
 from b24.http import get_session, post
 from b24.ratelimit import PortalRateLimiter
 
@@ -214,19 +223,26 @@ class RestClient:
         with self._prepaid_lock:
             self._prepaid = slots
 
-    def _take_slot(self) -> None:
+    def unused_prepaid(self) -> int:
+        """The prepaid slots no request used (e.g. a switch that found the flow in its state), now forgotten."""
+        with self._prepaid_lock:
+            unused, self._prepaid = self._prepaid, 0
+        return unused
+
+    def _take_slot(self, methods: Iterable[str]) -> None:
         with self._prepaid_lock:
             if self._prepaid:
-                self._prepaid -= 1
+                self._prepaid -= 1  # the caller's script checked the budget and the methods' window
                 return
         if self.limiter is not None:
-            self.limiter.acquire(self.rate_wait)  # its RateLimited is final: it already waited
+            # Its RateLimited is final (it already waited), and so is OperationTimeLimit.
+            self.limiter.acquire(self.rate_wait, methods=methods)
 
     def call(
         self, method: str, params: Mapping[str, Any] | None = None, *, idempotent: bool = True
     ) -> RestResult:
         """One method call; raises the typed ``B24Error`` the portal answered."""
-        return self._request(_method(method), dict(params or {}), idempotent, _rest_result)
+        return self._request(_method(method), dict(params or {}), idempotent, _rest_result, {"": method})
 
     def batch(
         self,
@@ -252,7 +268,12 @@ class RestClient:
             keys[str(key)] = key
             cmd[str(key)] = f"{_method(method)}?{query}" if query else _method(method)
         body = {"halt": int(halt), "cmd": cmd if isinstance(commands, Mapping) else list(cmd.values())}
-        return self._request("batch", body, idempotent, lambda payload: _batch_result(payload, keys))
+        methods = {key: command.partition("?")[0] for key, command in cmd.items()}
+        result = self._request("batch", body, idempotent, lambda payload: _batch_result(payload, keys), methods)
+        for key, error in result.errors.items():
+            if isinstance(error, OperationTimeLimit):
+                self._refused(methods[str(key)], error)
+        return result
 
     def batch_all(self, commands: Mapping[Key, Command], *, concurrency: int = 4) -> BatchResult:
         """Any number of read commands: batches of 50, ``concurrency`` of them in flight at once.
@@ -267,38 +288,86 @@ class RestClient:
         for attempt in range(self.max_retries + 1):
             if attempt:
                 time.sleep(self.backoff_delay(attempt - 1))
-            parts = [dict(part) for part in chunked(pending.items())]
-            with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(parts)))) as pool:
-                answers = list(pool.map(self.batch, parts))
-            for answer in answers:
+            for answer in self.batches([dict(part) for part in chunked(pending.items())], concurrency=concurrency):
+                if isinstance(answer, B24Error):
+                    raise answer
                 merged.absorb(answer)
             pending = {key: pending[key] for key, error in merged.errors.items() if error.retryable}
             if not pending:
                 break
         return merged
 
+    def batches(
+        self, parts: Sequence[Mapping[Key, Command]], *, concurrency: int = 4, idempotent: bool = True
+    ) -> list[BatchResult | B24Error]:
+        """Several ``batch`` requests (each ≤ 50 commands), ``concurrency`` in flight at once.
+
+        Each part's answer, or the error of its whole request, in the order of ``parts``: a
+        failed request does not hide what the others did (a toggle must know which ran).
+        """
+
+        def one(part: Mapping[Key, Command]) -> BatchResult | B24Error:
+            try:
+                return self.batch(part, idempotent=idempotent)
+            except B24Error as exc:
+                return exc
+
+        if len(parts) <= 1:
+            return [one(part) for part in parts]
+        with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(parts)))) as pool:
+            return list(pool.map(one, parts))
+
     def _request(
-        self, method: str, body: dict[str, Any], idempotent: bool, parse: Callable[[dict[str, Any]], T]
+        self,
+        method: str,
+        body: dict[str, Any],
+        idempotent: bool,
+        parse: Callable[[dict[str, Any]], T],
+        methods: Mapping[str, str],
     ) -> T:
+        """Send ``method``; ``methods`` names the methods it runs (a batch's by command key, else ``""``)."""
         token = self.tokens.access_token()
         refreshed = False
         attempt = 0
         while True:
-            self._take_slot()
+            self._take_slot(methods.values())
             try:
-                return parse(self._send(method, body, token))
+                payload = self._send(method, body, token)
+                self._observe(payload, methods)
+                return parse(payload)
             except ExpiredToken:
                 if refreshed:
                     raise
                 log.info("b24 %s: access token expired, refreshing", method)
                 token, refreshed = self.tokens.refresh(token), True
             except B24Error as exc:
+                if isinstance(exc, OperationTimeLimit) and "" in methods:
+                    self._refused(methods[""], exc)  # a whole batch refused: which method, it does not say
                 if attempt >= self.max_retries or not self._may_repeat(exc, idempotent):
                     raise
                 delay = self.backoff_delay(attempt)
                 attempt += 1
                 log.info("b24 %s: %s, attempt %d in %.2f s", method, exc.code, attempt + 1, delay)
                 time.sleep(delay)
+
+    def _observe(self, payload: Mapping[str, Any], methods: Mapping[str, str]) -> None:
+        """Each method's ``time`` block tells when its operating window resets."""
+        window = self.limiter.window if self.limiter is not None else None
+        if window is None:
+            return
+        if "" in methods:
+            window.observe(methods[""], payload.get("time"))
+            return
+        body = payload.get("result")
+        times = body.get("result_time") if isinstance(body, dict) else None
+        for key, timing in (times.items() if isinstance(times, dict) else enumerate(times or [])):
+            if str(key) in methods:
+                window.observe(methods[str(key)], timing)
+
+    def _refused(self, method: str, error: OperationTimeLimit) -> None:
+        window = self.limiter.window if self.limiter is not None else None
+        if window is not None:
+            error.retry_after = window.refused(method)
 
     def backoff_delay(self, attempt: int) -> float:
         """Seconds to wait before repeat number ``attempt + 1`` of a refused read."""

@@ -121,24 +121,32 @@ class RateLimited(B24Error):
 
 
 class OperationTimeLimit(B24Error):
-    """``OPERATION_TIME_LIMIT`` (429): this method is blocked for a while; it did not run."""
+    """``OPERATION_TIME_LIMIT`` (429): this method used up its execution time; it did not run.
 
-    retryable = True
+    Not retried: the method stays blocked until its ten-minute window moves on
+    (``b24/operating.py``). Also raised by the app itself (code ``LOCAL_OPERATION_LIMIT``)
+    while it knows the method is blocked, with ``retry_after`` seconds.
+    """
+
+    def __init__(
+        self, code: str, description: str = "", status: int = 0, *, retry_after: float | None = None
+    ) -> None:
+        super().__init__(code, description, status)
+        self.retry_after = retry_after
 
 
 # --- tasks.flow.Flow.* (D7 controller errors: ``"error": "0"`` and a localized text) ---
 
 
 class FlowError(B24Error):
-    """A ``tasks.flow.Flow.*`` error: ``Unknown error``, a field validation message, ..."""
+    """A ``tasks.flow.Flow.*`` refusal: ``"error": "0"`` and a text in the portal's language.
 
-
-class FlowAccessDenied(FlowError):
-    """ "Access denied or flow not found": no right, no such flow, or a plan without flows."""
-
-
-class FlowNotFound(FlowError):
-    """ "Flow not found"."""
+    The code is the same for every refusal ("Access denied or flow not found", "Flow not
+    found", "Unknown error", a field message), and the text is translated into whatever
+    language the portal speaks, so the text is Bitrix24's to show, never the app's to read.
+    What a refusal means depends on the method refused (a read, a switch): the services
+    that sent it decide (``services/flows.py``, ``services/switching.py``).
+    """
 
 
 # --- authorization server (/oauth/token/) ----------------------------------------
@@ -204,22 +212,6 @@ _BY_CODE: dict[str, type[B24Error]] = {
 }
 
 _NOT_INSTALLED_TEXT = "application not installed"
-_FLOW_ACCESS_TEXTS = (
-    "access denied or flow not found",
-    "access denied or stream not found",
-    "доступ запрещен или поток не найден",
-    "доступ запрещён или поток не найден",
-)
-_FLOW_NOT_FOUND_TEXTS = ("flow not found", "поток не найден")
-
-
-def _flow_error(description: str, status: int) -> FlowError:
-    text = description.strip().lower()
-    if text in _FLOW_ACCESS_TEXTS:
-        return FlowAccessDenied("0", description, status)
-    if text in _FLOW_NOT_FOUND_TEXTS:
-        return FlowNotFound("0", description, status)
-    return FlowError("0", description, status)
 
 
 def error_from_payload(payload: Any, status: int = 0) -> B24Error | None:
@@ -229,7 +221,9 @@ def error_from_payload(payload: Any, status: int = 0) -> B24Error | None:
     code = str(payload.get("error"))
     description = str(payload.get("error_description") or "")
     if code.isdigit():
-        return _flow_error(description, status)
+        # A D7 controller's refusal (a 4xx or, as some doc pages show, 200); a numeric code
+        # with a 5xx is the server failing, not refusing.
+        return ServerError(code, description, status) if status >= 500 else FlowError(code, description, status)
     if code.upper() == "ERROR_OAUTH" and description.lower().startswith(_NOT_INSTALLED_TEXT):
         return NotInstalled(code, description, status)
     cls = _BY_CODE.get(code.lower())

@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import redis
 
-from b24.errors import RateLimited
+from b24.errors import OperationTimeLimit, RateLimited
+from b24.operating import BLOCKED_LUA, MethodWindow, blocks_key, methods_arg
 from core.keys import portal_key
 
 log = logging.getLogger(__name__)
@@ -77,11 +79,42 @@ local function take(key, depth, rate, ceiling, slots, who, user_depth, user_rate
 end
 """
 
-# KEYS[1] bucket; ARGV: depth, rate, ceiling, slots, who, user depth, user rate, max wait (us).
+#: ``give_back(key, slots, who)``: slots ``take`` reserved that no request used leave the
+#: bucket (and ``who``'s share) again, so a switch that found its flows in the state asked
+#: for does not hold the portal's budget it did not spend (``services/switching`` releases).
+GIVE_BACK_LUA = """
+local function give_back(key, slots, who)
+  if slots <= 0 then
+    return
+  end
+  local state = redis.call('HMGET', key, 'level', who)
+  local level = tonumber(state[1])
+  if level then
+    redis.call('HSET', key, 'level', string.format('%.6f', math.max(0, level - slots)))
+  end
+  local mine = state[2]
+  local sep = mine and string.find(mine, ' ')
+  if who ~= '' and sep then
+    local left = math.max(0, tonumber(string.sub(mine, 1, sep - 1)) - slots)
+    redis.call('HSET', key, who, string.format('%.6f', left) .. string.sub(mine, sep))
+  end
+end
+"""
+
+# KEYS[1] bucket, KEYS[2] the methods' blocks; ARGV: depth, rate, ceiling, slots, who, user
+# depth, user rate, max wait (us), then blocked()'s methods and background flag.
+# Returns {microseconds the methods stay blocked (nothing taken), take()'s answer}.
 _ACQUIRE = (
     TAKE_LUA
-    + "return take(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]),"
-    + " ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]))"
+    + BLOCKED_LUA
+    + """
+local left = blocked(KEYS[2], ARGV[9], ARGV[10])
+if left > 0 then
+  return {left, 0}
+end
+return {0, take(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]),
+                ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]))}
+"""
 )
 
 
@@ -94,6 +127,8 @@ class PortalRateLimiter:
 
     ``who``: the user on whose behalf the requests go (their fair share applies); empty
     for a caller that may use the whole bucket. ``background``: work nobody waits for.
+    ``window``: the portal's operating-time window (``b24/operating.py``), checked in the
+    same script: a blocked method is refused without a request.
     """
 
     def __init__(
@@ -106,10 +141,14 @@ class PortalRateLimiter:
         margin: int = SAFETY_MARGIN,
         who: str = "",
         background: bool = False,
+        window: MethodWindow | None = None,
     ) -> None:
         if burst < 1 or rate <= 0:
             raise ValueError("burst and rate must be positive")
         self.key = bucket_key(member_id)
+        self.blocks_key = blocks_key(member_id)
+        self.window = window
+        self.background = background
         self.depth = max(1, burst - margin)
         self.rate = rate
         self.who = f"u:{who}" if who else ""
@@ -130,19 +169,37 @@ class PortalRateLimiter:
             int(max(0.0, timeout) * 1e6),
         ]
 
-    def acquire(self, timeout: float, slots: int = 1) -> float:
-        """Wait until ``slots`` requests may go out; the seconds waited.
+    def window_args(self, methods: Iterable[str]) -> list[str]:
+        """The arguments of ``blocked`` after the key, for a script that includes ``BLOCKED_LUA``."""
+        return [methods_arg(methods), "1" if self.background else "0"]
+
+    def acquire(self, timeout: float, slots: int = 1, methods: Iterable[str] = ()) -> float:
+        """Wait until ``slots`` requests of ``methods`` may go out; the seconds waited.
 
         Raises ``RateLimited`` (with ``retry_after``) at once when the wait would be
-        longer than ``timeout``. If Redis is down the request goes unthrottled: the
-        portal's own 503 is still handled by the client's retries.
+        longer than ``timeout``, ``OperationTimeLimit`` (with ``retry_after``, nothing
+        taken) while one of ``methods`` is blocked. If Redis is down the request goes
+        unthrottled: the portal's own 503 is still handled by the client's retries.
         """
+        keys = [self.key, self.blocks_key]
         try:
-            answer = int(self._script(keys=[self.key], args=self.args(slots, timeout)))
+            left, answer = self._script(keys=keys, args=self.args(slots, timeout) + self.window_args(methods))
         except redis.RedisError as exc:
             log.warning("rate limiter unavailable, request not throttled: %s", type(exc).__name__)
             return 0.0
-        return self.wait_out(answer)
+        self.refuse_blocked(int(left))
+        return self.wait_out(int(answer))
+
+    @staticmethod
+    def refuse_blocked(left: int) -> None:
+        """Act on ``blocked``'s answer: raise ``OperationTimeLimit`` while a method is blocked."""
+        if left > 0:
+            retry_after = left / 1e6
+            raise OperationTimeLimit(
+                "LOCAL_OPERATION_LIMIT",
+                f"the method's operating time is used up for the next {retry_after:.0f} s",
+                retry_after=retry_after,
+            )
 
     @staticmethod
     def wait_out(answer: int) -> float:

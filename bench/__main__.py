@@ -10,7 +10,18 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bench import connections, first_open, page, ratelimit, schedules, storm, switch, throughput
+from bench import (
+    activity,
+    bulk,
+    connections,
+    first_open,
+    page,
+    ratelimit,
+    schedules,
+    storm,
+    switch,
+    throughput,
+)
 from bench.stack import Options
 from bench.stats import Figure, table
 
@@ -22,6 +33,8 @@ BENCHMARKS: dict[str, Callable[[Options], list[Figure]]] = {
     ratelimit.NAME: ratelimit.run,
     connections.NAME: connections.run,
     first_open.NAME: first_open.run,
+    bulk.NAME: bulk.run,
+    activity.NAME: activity.run,
     schedules.NAME: schedules.run,
 }
 

@@ -1,4 +1,4 @@
-"""8. Planned changes: 1,000 edges due at the same second across 100 portals, drained by the job workers.
+"""10. Planned changes: 1,000 edges due at the same second across 100 portals, drained by the job workers.
 
 Each portal is a sandbox of its own (its own rate limit, 50 deep and 2 a second, as Bitrix24's
 default plan) with 10 flows paused by plans of its owner; the plans are saved through the

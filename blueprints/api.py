@@ -8,14 +8,19 @@ state, so the page can put the switch back.
 
 from __future__ import annotations
 
-from flask import Blueprint, g, jsonify, request
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, Response, g, jsonify, request, stream_with_context
 from flask.typing import ResponseReturnValue
 
-from core.errors import error_response
+from core.errors import error_response, quoted
 from core.i18n import use_portal_language
-from services import discovery, frame_session, pages, schedules, switching
-from services.errors import ANSWERS, BadSwitchRequest, InvalidFlowRef
+from services import activity, activity_view, bulk, discovery, frame_session, pages, schedules, switching
+from services.activity import Filters
+from services.errors import ANSWERS, BadActivityQuery, BadBulkRequest, BadSwitchRequest, InvalidFlowRef
 from services.frame_session import FrameSession
+from services.switching import SwitchResult
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -53,8 +58,86 @@ def switch_flow(flow_id: int) -> ResponseReturnValue:
         answer = ANSWERS.answer_for(outcome.error)
         assert answer is not None  # every error a switch reports has an answer
         reason = str(getattr(outcome.error, "description", "") or outcome.error)
-        return error_response(answer, reason, id=flow_id, active=outcome.active)
+        return error_response(answer, reason, id=flow_id, active=outcome.active, **quoted(outcome.error))
     return jsonify(id=outcome.id, active=outcome.active, changed=outcome.changed)
+
+
+def _result_json(result: SwitchResult) -> dict[str, Any]:
+    """One flow of a bulk: its state when known, and when it failed the code, the app's sentence
+    and Bitrix24's own text (``bitrix24``) if it said one."""
+    answer: dict[str, Any] = {"id": result.id, "changed": result.changed}
+    if result.known:  # a flow never read has no state to show
+        answer["active"] = result.active
+    if result.error is not None:
+        explained = ANSWERS.answer_for(result.error)
+        assert explained is not None  # every error a switch reports has an answer
+        reason = str(getattr(result.error, "description", "") or result.error)
+        answer |= {"error": explained.code, "message": explained.text(reason), **quoted(result.error)}
+    return answer
+
+
+@bp.post("/flows/bulk")
+def switch_selected() -> ResponseReturnValue:
+    """``{"ids": [...], "active": bool}``: every flow's outcome and one sentence about them all."""
+    body = request.get_json(silent=True)
+    ids = body.get("ids") if isinstance(body, dict) else None
+    desired = body.get("active") if isinstance(body, dict) else None
+    if (
+        not isinstance(desired, bool)
+        or not isinstance(ids, list)
+        or not ids
+        or not all(type(flow_id) is int and 0 < flow_id < 2**31 for flow_id in ids)
+    ):
+        raise BadBulkRequest()
+    outcome = bulk.switch_selected(session().member_id, session().user_id, ids, desired)
+    return jsonify(
+        results=[_result_json(result) for result in outcome.results],
+        counts=outcome.counts(),
+        summary=outcome.summary(),
+    )
+
+
+def _activity_query() -> tuple[Filters, str | None]:
+    """``flow``, ``user`` (ids), ``since``, ``until`` (epoch ms, UTC) and ``before`` (a page's cursor)."""
+    args = request.args
+    numbers: dict[str, int | None] = {}
+    for name in ("flow", "user", "since", "until"):
+        raw = args.get(name, "")
+        if raw and not (raw.isascii() and raw.isdigit() and len(raw) <= 15):
+            raise BadActivityQuery(name)
+        numbers[name] = int(raw) if raw else None
+    before = args.get("before") or None
+    if before is not None and not activity.STREAM_ID.fullmatch(before):
+        raise BadActivityQuery("before")
+    filters = Filters(numbers["flow"], numbers["user"], numbers["since"], numbers["until"])
+    return filters, before
+
+
+@bp.get("/activity")
+def activity_page() -> ResponseReturnValue:
+    """A page of the activity log as this user may see it, newest first."""
+    filters, before = _activity_query()
+    page = activity_view.view(session(), filters, before=before)
+    return jsonify(
+        entries=[entry.as_json() for entry in page.entries],
+        next=page.next,
+        admin=page.is_admin,
+        people=[{"id": user, "name": name} for user, name in sorted(page.people.items())],
+        flows=[{"id": flow, "name": name} for flow, name in sorted(page.flows.items())],
+    )
+
+
+@bp.get("/activity.csv")
+def activity_csv() -> ResponseReturnValue:
+    """The whole filtered log as a CSV file (RFC 4180, UTF-8 with a BOM)."""
+    filters, _before = _activity_query()
+    lines = activity_view.export(session(), filters)
+    name = f"flow-switch-activity-{datetime.now(UTC):%Y-%m-%d}.csv"
+    return Response(
+        stream_with_context(lines),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
+    )
 
 
 @bp.post("/flows")

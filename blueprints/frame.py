@@ -6,6 +6,7 @@ from flask import Blueprint, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
 from blueprints.flows_page import render_flows_page
+from core.urls import public_url_for
 from services import pages
 
 bp = Blueprint("frame", __name__)
@@ -19,4 +20,10 @@ def outside_portal() -> ResponseReturnValue:
 
 @bp.post("/")
 def in_portal() -> ResponseReturnValue:
-    return render_flows_page(pages.open_frame(request.args, request.form, client_address=request.remote_addr or ""))
+    opened = pages.open_frame(
+        request.args,
+        request.form,
+        client_address=request.remote_addr or "",
+        events_url=public_url_for("events.receive"),
+    )
+    return render_flows_page(opened)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Blueprint, current_app, make_response, render_template, request, url_for
+from flask import Blueprint, current_app, make_response, render_template, request
 from flask.typing import ResponseReturnValue
 
 from core.csp import content_security_policy
 from core.i18n import use_portal_language
-from core.urls import script_source
+from core.urls import public_url_for, script_source
 from services import portals
 
 bp = Blueprint("install", __name__)
@@ -17,10 +17,11 @@ bp = Blueprint("install", __name__)
 
 @bp.post("/install")
 def installer() -> ResponseReturnValue:
-    # The configured public URL, else what the trusted proxy (PROXY_COUNT) says this host is.
-    base = current_app.config["APP_PUBLIC_URL"] or request.url_root.rstrip("/")
     ctx = portals.run_installer(
-        request.args, request.form, events_url=base + url_for("events.receive"), client_address=request.remote_addr or ""
+        request.args,
+        request.form,
+        events_url=public_url_for("events.receive"),
+        client_address=request.remote_addr or "",
     )
     use_portal_language(ctx.lang)
     sdk = current_app.config["B24_JS_SDK_URL"]

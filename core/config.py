@@ -31,6 +31,13 @@ DEFAULTS: dict[str, Any] = {
     "B24_RATE_LIMIT": "50/2",
     # how long a request a user waits on may wait for the portal's budget before "busy"
     "B24_RATE_WAIT": 3.0,
+    # the portal's operating-time limit per method (seconds of execution in 10 minutes); background
+    # work leaves a method alone once half of it is used (b24/operating.py)
+    "B24_OPERATING_LIMIT": 480.0,
+    # how long a method Bitrix24 refused for its operating time is not called when no reset time
+    # is known, and the longest it is ever left alone
+    "B24_OPERATING_BACKOFF": 60.0,
+    "B24_OPERATING_BACKOFF_MAX": 600.0,
     # the app's public base URL (https://flows.example.com): event handlers are bound to it
     "APP_PUBLIC_URL": "",
     "REDIS_URL": "",
@@ -51,6 +58,9 @@ DEFAULTS: dict[str, Any] = {
     "FRESH_READS_PER_MINUTE": 4,
     # flows page: how long a switch waits for another switch of the same flow
     "SWITCH_LOCK_WAIT": 10.0,
+    # the activity log (services/activity.py): entries kept per portal, and for how many days
+    "ACTIVITY_MAX_ENTRIES": 50000,
+    "ACTIVITY_MAX_DAYS": 180.0,
     # flow discovery (services/discovery.py)
     "DISCOVERY_TASK_PAGES": 10,
     "DISCOVERY_SCAN_MARGIN": 100,
@@ -63,6 +73,11 @@ DEFAULTS: dict[str, Any] = {
     # seconds, then at doubling intervals, for UNINSTALL_RECHECK_FOR seconds
     "UNINSTALL_RECHECK_FIRST": 60.0,
     "UNINSTALL_RECHECK_FOR": 86400.0,
+    # after an uninstall, install and update events (late from Bitrix24's queue) are ignored
+    # for this long, unless the installer runs again
+    "UNINSTALL_TOMBSTONE_SECONDS": 7 * 86400,
+    # an administrator's page open checks the app's event handlers (event.get) at most this often
+    "EVENTS_CHECK_SECONDS": 3600,
     # the job worker's housekeeping (RQ's registries, its scheduler, the schedules' sweep), seconds
     "JOBS_MAINTENANCE_SECONDS": 30,
     # scheduled pause and resume (services/schedules.py)
@@ -198,6 +213,8 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
         raise ConfigError("PROXY_COUNT must be 0 or more")
     if config["FLOW_LIST_REPROBE_SECONDS"] < 1:
         raise ConfigError("FLOW_LIST_REPROBE_SECONDS must be at least 1")
+    if config["ACTIVITY_MAX_ENTRIES"] < 1 or config["ACTIVITY_MAX_DAYS"] <= 0:
+        raise ConfigError("ACTIVITY_MAX_ENTRIES and ACTIVITY_MAX_DAYS must be positive")
     if config["MAX_CONTENT_LENGTH"] < 4096:
         raise ConfigError("MAX_CONTENT_LENGTH must be at least 4096 bytes (a frame POST is about 2 KB)")
     if config["APP_ENV"] == "production":

@@ -63,6 +63,12 @@ def _wants_json() -> bool:
     )
 
 
+def quoted(exc: BaseException) -> dict[str, str]:
+    """``{"bitrix24": text}`` for an error that quotes Bitrix24's own words (its ``bitrix24``), else ``{}``."""
+    text = getattr(exc, "bitrix24", "")
+    return {"bitrix24": str(text)} if text else {}
+
+
 def error_response(answer: Answer, reason: str = "", **extra: Any) -> Response:
     """``answer`` as JSON (``{"error", "message", **extra}``) or as the error page."""
     message = answer.text(reason)
@@ -90,9 +96,12 @@ def register_error_handlers(app: Flask, table: ErrorTable) -> None:
     def any_error(exc: Exception) -> Response:
         answer = table.answer_for(exc)
         if answer is not None:
+            why = getattr(exc, "reason", "")
+            if why:  # a refusal that tells the person nothing says why in the log (never a secret)
+                log.info("Refused %s %s: %s", answer.status, answer.code, why)
             # Bitrix24's own text for answers that quote it ("refused the change: …").
             reason = getattr(exc, "description", "") or getattr(exc, "code", "")
-            return error_response(answer, reason=str(reason))
+            return error_response(answer, reason=str(reason), **quoted(exc))
         if isinstance(exc, redis.RedisError):
             log.warning("Redis unavailable: %s", type(exc).__name__)
             return error_response(STORAGE_DOWN)

@@ -46,12 +46,14 @@ class GunicornApp:
             self.process.wait()
 
 
-def answers_ok(url: str, process: subprocess.Popen, timeout: float) -> bool:
-    """Poll ``url`` until it answers 200 (``True``), or ``process`` exits or ``timeout`` passes."""
+def answers_ok(url: str, process: subprocess.Popen, timeout: float, *, verify: str | bool = True) -> bool:
+    """Poll ``url`` until it answers 200 (``True``), or ``process`` exits or ``timeout`` passes.
+
+    ``verify``: the CA bundle to check an https server's certificate with (``requests``' own)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and process.poll() is None:
         try:
-            if requests.get(url, timeout=1).status_code == 200:
+            if requests.get(url, timeout=1, verify=verify).status_code == 200:
                 return True
         except requests.RequestException:
             pass
@@ -72,6 +74,8 @@ def start_gunicorn(
     """Start ``app`` under gunicorn with the Procfile's settings and wait until it answers ``/readyz``.
 
     With ``B24_ALLOW_HTTP`` on, ``APP_PUBLIC_URL`` defaults to the server's own plain-HTTP URL.
+    With a certificate in ``GUNICORN_CMD_ARGS`` (``--certfile``) it serves HTTPS on
+    ``https://localhost:<port>``, checked against ``REQUESTS_CA_BUNDLE`` from ``env``.
     """
     port = port or free_port()
     full_env = {
@@ -97,8 +101,10 @@ def start_gunicorn(
         stderr=subprocess.STDOUT,
     )
     log_file.close()
-    started = GunicornApp(f"http://127.0.0.1:{port}", process, log_path)
-    if answers_ok(f"{started.url}/readyz", process, timeout):
+    tls = "--certfile" in full_env.get("GUNICORN_CMD_ARGS", "")
+    started = GunicornApp(f"https://localhost:{port}" if tls else f"http://127.0.0.1:{port}", process, log_path)
+    verify = full_env.get("REQUESTS_CA_BUNDLE") or True
+    if answers_ok(f"{started.url}/readyz", process, timeout, verify=verify):
         return started
     if process.poll() is not None:
         raise RuntimeError(f"gunicorn exited with {process.returncode}:\n{started.log()}")

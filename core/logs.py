@@ -12,6 +12,7 @@ import logging
 import re
 import sys
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, g, has_request_context, request
@@ -28,7 +29,12 @@ def redact(text: str) -> str:
 
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = g.get("request_id", "-") if has_request_context() else "-"
+        if has_request_context():
+            record.request_id = g.get("request_id", "-")
+        elif isinstance(record.args, Mapping):  # gunicorn's access line: the response's X-Request-Id
+            record.request_id = str(record.args.get("{x-request-id}o") or "-")
+        else:
+            record.request_id = "-"
         return True
 
 
@@ -55,23 +61,51 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def configure_logging(app: Flask) -> None:
-    json_lines = (
-        app.config["LOG_FORMAT"] or ("json" if app.config["APP_ENV"] == "production" else "text")
-    ) == "json"
-    handler = logging.StreamHandler(sys.stdout)
-    handler.addFilter(RequestIdFilter())
-    handler.addFilter(RedactingFilter())
-    handler.setFormatter(
-        JsonFormatter()
-        if json_lines
-        else logging.Formatter("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s")
-    )
+#: the text line's shape: the app's, gunicorn's and (under ``make run``) the sandbox's lines alike
+TEXT_FORMAT = "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"
+
+
+def json_lines_wanted(log_format: str, app_env: str) -> bool:
+    """``LOG_FORMAT`` if set, else JSON in production and text elsewhere."""
+    return (log_format or ("json" if app_env == "production" else "text")) == "json"
+
+
+class LineHandler(logging.StreamHandler):
+    """The one handler of a process: stdout, the request id, redaction, one line format."""
+
+    def __init__(self, json_lines: bool = False) -> None:
+        super().__init__(sys.stdout)
+        self.addFilter(RequestIdFilter())
+        self.addFilter(RedactingFilter())
+        self.setFormatter(JsonFormatter() if json_lines else logging.Formatter(TEXT_FORMAT))
+
+
+def install(json_lines: bool, level: str = "INFO") -> None:
+    """Route every logger of this process through one ``LineHandler`` (replacing an earlier one)."""
     root = logging.getLogger()
-    root.handlers = [h for h in root.handlers if not getattr(h, "_flow_switch", False)]
-    handler._flow_switch = True  # type: ignore[attr-defined]
-    root.addHandler(handler)
-    root.setLevel(app.config["LOG_LEVEL"])
+    root.handlers = [h for h in root.handlers if not isinstance(h, LineHandler)]
+    root.addHandler(LineHandler(json_lines))
+    root.setLevel(level)
+
+
+def gunicorn_log_config(environ: Mapping[str, str]) -> dict[str, Any]:
+    """``logconfig_dict`` for gunicorn: its own lines (start-up, workers, the access log) go through
+    the app's ``LineHandler``, so one process prints one shape of line."""
+    json_lines = json_lines_wanted(environ.get("LOG_FORMAT", ""), environ.get("APP_ENV", "development"))
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "root": {"level": environ.get("LOG_LEVEL") or "INFO", "handlers": ["lines"]},
+        "loggers": {
+            name: {"level": "INFO", "handlers": [], "propagate": True} for name in ("gunicorn.error", "gunicorn.access")
+        },
+        "handlers": {"lines": {"()": LineHandler, "json_lines": json_lines}},
+        "formatters": {},
+    }
+
+
+def configure_logging(app: Flask) -> None:
+    install(json_lines_wanted(app.config["LOG_FORMAT"], app.config["APP_ENV"]), app.config["LOG_LEVEL"])
     app.logger.handlers.clear()
     app.logger.propagate = True
 

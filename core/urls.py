@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
+from flask import current_app, request, url_for
+
 _HOST = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
 
 
@@ -65,3 +67,10 @@ def script_source(url: str) -> str:
     if not parts.netloc:
         return "'self'"
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme else parts.netloc
+
+
+def public_url_for(endpoint: str) -> str:
+    """The app's public URL of ``endpoint``: under ``APP_PUBLIC_URL``, else the request's own base
+    (which the trusted proxies of ``PROXY_COUNT`` name). Bitrix24 calls the app there."""
+    base = current_app.config["APP_PUBLIC_URL"] or request.url_root.rstrip("/")
+    return base + url_for(endpoint)

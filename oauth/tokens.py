@@ -24,6 +24,7 @@ from b24.errors import (
     NotInstalled,
     PortalDeleted,
 )
+from b24.operating import MethodWindow
 from b24.ratelimit import PortalRateLimiter
 from core.keys import portal_key
 from core.locks import lock, release
@@ -242,11 +243,22 @@ def user_tokens(member_id: str, user_id: int, stored: UserToken | None = None) -
 
 
 def portal_limiter(member_id: str, *, who: str = "", background: bool = False) -> PortalRateLimiter:
-    """The portal's shared request budget, for ``who`` (a user id) or for background work."""
+    """The portal's shared request budget and operating-time window, for ``who`` (a user id) or
+    for background work."""
     import oauth
 
-    burst, rate = current_app.config["B24_RATE_LIMIT_PARSED"]
-    return PortalRateLimiter(oauth.store().redis, member_id, burst, rate, who=who, background=background)
+    config = current_app.config
+    burst, rate = config["B24_RATE_LIMIT_PARSED"]
+    r = oauth.store().redis
+    window = MethodWindow(
+        r,
+        member_id,
+        limit=float(config["B24_OPERATING_LIMIT"]),
+        default=float(config["B24_OPERATING_BACKOFF"]),
+        longest=float(config["B24_OPERATING_BACKOFF_MAX"]),
+        background=background,
+    )
+    return PortalRateLimiter(r, member_id, burst, rate, who=who, background=background, window=window)
 
 
 def rest_client_for(member_id: str, user_id: int, *, interactive: bool = True) -> RestClient:

@@ -177,22 +177,36 @@ class TokenVerifier:
             log.info("app.info refused a token: %s", error.code)
             raise TokenRefused(error)
         assert payload is not None  # checked above
-        return self._parse(server, payload.get("result"))
+        return self.parse(server, payload.get("result"))
 
-    def _parse(self, server: str, result: Any) -> Verified:
+    def parse(self, server: str, result: Any) -> Verified:
+        """The answer, read by what its readers agree on (``docs/design.md``, "app.info").
+
+        Confirmed by every reader: ``client_id``, ``user_id``, ``install.member_id``,
+        ``install.domain`` / ``install.uri``. Known from one SDK's type only, so optional:
+        ``install.installed`` (absent counts as installed, a present false refuses),
+        ``install.client_endpoint`` (else derived from ``uri`` or ``domain``), the scopes.
+        Numbers may come as strings.
+        """
+        log_unknown_shape(result)
         install = result.get("install") if isinstance(result, dict) else None
         if not isinstance(install, dict):
             raise VerificationFailed("app.info answer has no install block")
         if str(result.get("client_id") or "") != self.client_id or not self.client_id:
             raise VerificationFailed("token belongs to another application")
-        domain = normalize_domain(str(install.get("domain") or ""))
-        client_endpoint = str(install.get("client_endpoint") or "")
+        uri = str(install.get("uri") or "")
+        uri_host = normalize_domain(urlsplit(uri).netloc)
+        domain = normalize_domain(str(install.get("domain") or "")) or uri_host
+        if uri_host and uri_host != domain:
+            raise VerificationFailed("install.uri and install.domain name different portals")
+        client_endpoint = str(install.get("client_endpoint") or "") or _endpoint_of(uri, domain)
         if not same_site_endpoint(client_endpoint, domain, allow_http=self.allow_http):
             raise VerificationFailed("client_endpoint is not on the verified portal")
         try:
             user_id = int(result.get("user_id") or 0)
         except (TypeError, ValueError):
             user_id = 0
+        installed = install.get("installed")
         return Verified(
             member_id=str(install.get("member_id") or ""),
             domain=domain,
@@ -200,7 +214,7 @@ class TokenVerifier:
             server=server,
             user_id=user_id,
             scope=str(install.get("scope") or result.get("scope") or ""),
-            installed=_truthy(install.get("installed")),
+            installed=True if installed is None else _truthy(installed),
         )
 
     @staticmethod
@@ -226,3 +240,47 @@ class TokenVerifier:
 
 def _truthy(value: Any) -> bool:
     return value is True or str(value).lower() in ("1", "true", "y", "yes")
+
+
+def _endpoint_of(uri: str, domain: str) -> str:
+    """The portal's REST endpoint when ``app.info`` names none: ``uri``'s origin, else https on ``domain``."""
+    origin = origin_of(uri)
+    return f"{origin or f'https://{domain}'}/rest/"
+
+
+#: the fields of ``app.info`` answers seen so far (b24pysdk's type, and what other readers confirm)
+_KNOWN_FIELDS = frozenset({"client_id", "user_id", "scope", "expires", "install"})
+_KNOWN_INSTALL = frozenset(
+    {"installed", "version", "status", "scope", "domain", "uri", "client_endpoint", "member_id", "member_type"}
+)
+_shapes_logged: set[str] = set()
+
+
+def shape_of(value: Any) -> Any:
+    """The structure of a JSON value: keys and type names, never a value (tokens stay out of logs)."""
+    if isinstance(value, dict):
+        return {str(key): shape_of(item) for key, item in sorted(value.items())}
+    return type(value).__name__
+
+
+def log_unknown_shape(result: Any) -> None:
+    """Log an ``app.info`` answer whose shape was never seen, once per shape and process.
+
+    No live answer of the authorization server was ever recorded, so the first real one
+    that differs tells the operator what to look at.
+    """
+    install = result.get("install") if isinstance(result, dict) else None
+    known = (
+        isinstance(install, dict)
+        and result.keys() <= _KNOWN_FIELDS
+        and install.keys() <= _KNOWN_INSTALL
+        and "client_id" in result
+        and "member_id" in install
+        and ("domain" in install or "uri" in install)
+    )
+    if known:
+        return
+    shape = json.dumps(shape_of(result), sort_keys=True)
+    if shape not in _shapes_logged:
+        _shapes_logged.add(shape)
+        log.warning("app.info answered in a shape the app does not know: %s", shape)

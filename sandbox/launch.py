@@ -9,6 +9,7 @@ and exits, so nothing is left behind.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import shlex
@@ -19,7 +20,10 @@ import time
 from pathlib import Path
 
 from core.gunicorn_server import answers_ok
+from core.logs import install
 from sandbox.server import SandboxServer
+
+log = logging.getLogger("sandbox.launch")
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENT_ID = "local.flowswitch.sandbox"
@@ -110,6 +114,9 @@ def run_children(app: list[str], worker: list[str] | None, env: dict[str, str], 
 
 
 def main() -> int:
+    # The launcher's lines and the sandbox's in the shape of the app's and gunicorn's: one log
+    # format for everything `make run` prints (the format belongs to the app, core/logs.py).
+    install(json_lines=False)
     portal_port = int(os.environ.get("SANDBOX_PORTAL_PORT", "8081"))
     auth_port = int(os.environ.get("SANDBOX_AUTH_PORT", "8082"))
     port = os.environ.get("PORT", "5000")
@@ -118,8 +125,8 @@ def main() -> int:
     command = shlex.split(os.environ["SANDBOX_APP_CMD"]) if os.environ.get("SANDBOX_APP_CMD") else APP_COMMAND
     worker = shlex.split(os.environ.get("SANDBOX_WORKER_CMD", shlex.join(WORKER_COMMAND))) or None
     try:
-        print(f"Sandbox portal on {server.portal_url}, authorization server on {server.auth_url}", flush=True)
-        print(f"Open {server.portal_url}/ and install Flow Switch as Anna Admin", flush=True)
+        log.info("Sandbox portal on %s, authorization server on %s", server.portal_url, server.auth_url)
+        log.info("Open %s/ and install Flow Switch as Anna Admin", server.portal_url)
         env = app_environment(server, client_secret, port)
         return run_children(command, worker, env, f"http://localhost:{port}/healthz")
     finally:

@@ -66,7 +66,7 @@ class SandboxSettings:
     uninstall_event_before_revocation: bool = False
     # An app update removes the app's event handlers and re-opens the installer (pending until
     # installFinish), as Bitrix24 does; False keeps handlers and the installed state.
-    update_reinstalls: bool = False
+    update_reinstalls: bool = True
     # tasks.flow.Flow.list: on as on a current cloud portal; off answers ERROR_METHOD_NOT_FOUND (older portal).
     flow_list_method: bool = True
     # Its paging: "plain" (the core: a bare list, no next/total) or "counted" (next/total as for Page results).

@@ -27,7 +27,7 @@ from flask import Flask, current_app
 from redis.lock import Lock
 
 import oauth
-from b24.errors import FlowError
+from b24.errors import FlowError, OperationTimeLimit
 from core.keys import portal_key
 from core.locks import lock, release
 from core.redis_client import get_redis
@@ -57,6 +57,8 @@ class Report:
     scanned_to: int
     found: int
     added: int
+    #: seconds the run stopped early for, leaving a method's operating time to people (0: done)
+    paused_for: float = 0.0
     listed: bool = False  # found by the portal's own list (no tasks read, no ids scanned)
 
 
@@ -79,23 +81,35 @@ def ids_from_tasks(client: RestClient, pages: int) -> set[int]:
     return found
 
 
-def scan_ids(client: RestClient, *, start_hi: int, margin: int, limit: int) -> tuple[set[int], int]:
+def scan_ids(client: RestClient, *, start_hi: int, margin: int, limit: int) -> tuple[set[int], int, float]:
     """Probe ids 1.. with ``tasks.flow.Flow.get``; the range grows while flows turn up.
 
     Scans to ``start_hi + margin`` at least, to the highest flow seen + ``margin``,
-    never past ``limit``. Returns the ids that exist and the last id probed.
+    never past ``limit``. Returns the ids that exist, the last id probed, and the seconds
+    to pause for when it stopped early: the scan is the heaviest user of ``get``'s
+    operating time, and yields it to people (``b24/operating.py``).
     """
     found: set[int] = set()
     hi = min(start_hi + margin, limit)
     probed = 0
     while probed < hi:
         window = list(range(probed + 1, min(probed + SCAN_WINDOW, hi) + 1))
-        existing, _ = flows.read_flows(client, window)
+        try:
+            existing, errors = flows.read_flows(client, window)
+        except OperationTimeLimit as exc:
+            return found, probed, _pause(exc)
         found |= set(existing)
+        limited = [error for error in errors.values() if isinstance(error, OperationTimeLimit)]
+        if limited:
+            return found, probed, _pause(limited[0])
         probed = window[-1]
         if found:
             hi = min(max(hi, max(found) + margin), limit)
-    return found, probed
+    return found, probed, 0.0
+
+
+def _pause(error: OperationTimeLimit) -> float:
+    return error.retry_after or current_app.config["B24_OPERATING_BACKOFF"]
 
 
 # Record a run's findings only while its lock is still ours: an uninstall deletes every
@@ -125,11 +139,15 @@ def run(client: RestClient, r: redis.Redis, member_id: str, *, lock_owner: str =
     config = current_app.config
     known = set(known_flows.known_ids(r, member_id))
     listing = flow_list.list_flows(client, r, member_id, expected=len(known))
+    paused_for = 0.0
     if listing is not None:
         from_tasks, found, scanned_to = set(), listing.ids, 0
     else:
-        from_tasks = ids_from_tasks(client, config["DISCOVERY_TASK_PAGES"])
-        scanned, scanned_to = scan_ids(
+        try:
+            from_tasks = ids_from_tasks(client, config["DISCOVERY_TASK_PAGES"])
+        except OperationTimeLimit:
+            from_tasks = set()  # the scan alone finds them too
+        scanned, scanned_to, paused_for = scan_ids(
             client,
             start_hi=max(known | from_tasks, default=0),
             margin=config["DISCOVERY_SCAN_MARGIN"],
@@ -148,11 +166,17 @@ def run(client: RestClient, r: redis.Redis, member_id: str, *, lock_owner: str =
         GENERATION,
         *sorted(found),
     )
+    if paused_for and int(added) >= 0:
+        # Counted as started so long ago that the first page load after the pause starts the
+        # next run (refresh_if_stale), which takes up the scan again.
+        r.hset(meta_key(member_id), "started_at", int(time.time() + paused_for - config["DISCOVERY_STALE_SECONDS"]))
+        log.info("Discovery for %s paused for %.0f s at id %d", member_id, paused_for, scanned_to)
     return Report(
         from_tasks=len(from_tasks),
         scanned_to=scanned_to,
         found=len(found),
         added=int(added),
+        paused_for=paused_for,
         listed=listing is not None,
     )
 

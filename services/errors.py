@@ -16,7 +16,6 @@ from b24.errors import (
     AccessDenied,
     AuthServerUnavailable,
     B24Error,
-    FlowNotFound,
     InsufficientScope,
     InvalidToken,
     NotInstalled,
@@ -33,12 +32,17 @@ from oauth.verify import TooManyRefusals, VerificationFailed
 
 
 class BitrixRefusal(Exception):
-    """Bitrix24 refused a flow method; ``description`` is its own text, in the portal's language."""
+    """Bitrix24 refused a flow method; ``description`` is its own text, in the portal's language.
+
+    The answer quotes it as ``bitrix24`` beside the app's own sentence, and the page shows it
+    under the flow: the app cannot read a text in any language, but the person can.
+    """
 
     def __init__(self, error: B24Error) -> None:
         super().__init__(error.description or error.code)
         self.error = error
         self.description = error.description or error.code
+        self.bitrix24 = self.description
 
 
 class FlowNotVisible(BitrixRefusal):
@@ -55,6 +59,18 @@ class FlowBusy(Exception):
 
 class BadSwitchRequest(ValueError):
     """The body of a switch is not ``{"active": true|false}``."""
+
+
+class BadBulkRequest(ValueError):
+    """The body of a bulk switch is not ``{"ids": [flow ids], "active": true|false}``."""
+
+
+class TooManyFlows(ValueError):
+    """A bulk switch of more flows than one request may carry."""
+
+
+class BadActivityQuery(ValueError):
+    """A filter or cursor of the activity view that is not a number (or a stream id)."""
 
 
 class AdminOnly(Exception):
@@ -158,7 +174,6 @@ ANSWERS = ErrorTable(
             ),
         ),
         FlowNotVisible: Answer(404, "not_found", _l("Bitrix24 shows you no flow with this number.")),
-        FlowNotFound: Answer(404, "not_found", _l("This flow no longer exists in Bitrix24.")),
         BitrixRefusal: REFUSED,
         InvalidToken: TOKEN_DEAD,
         NotInstalled: TOKEN_DEAD,
@@ -182,6 +197,13 @@ ANSWERS = ErrorTable(
         BadSwitchRequest: Answer(
             400, "bad_request", _l('Send the wanted state as JSON: "active" set to true or false.')
         ),
+        BadBulkRequest: Answer(
+            400, "bad_request", _l('Send the flows and the wanted state as JSON: "ids" and "active".')
+        ),
+        TooManyFlows: Answer(
+            400, "too_many_flows", _l("Select at most 500 flows at a time; narrow the search and try again.")
+        ),
+        BadActivityQuery: Answer(400, "bad_request", _l("This activity filter is not valid; reload the app.")),
         InvalidFlowRef: Answer(400, "bad_ref", _l("Paste a flow number or a link to a flow on this Bitrix24.")),
         AdminOnly: Answer(403, "admin_only", _l("Only a Bitrix24 administrator can do this.")),
         VerificationFailed: Answer(

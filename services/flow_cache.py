@@ -112,18 +112,20 @@ def store_visible(
         r.set(visible_key(member_id, user_id), value, px=_ttl_ms("VISIBILITY_CACHE_TTL"))
 
 
-def load(r: redis.Redis, member_id: str, user_id: int) -> Cached | None:
-    """The user's cached list, or ``None`` when any part of it is missing or stale."""
+def visible(r: redis.Redis, member_id: str, user_id: int) -> dict | None:
+    """The user's visibility entry ``{gen, at, ids, admin}`` while it is current, else ``None``."""
     if not enabled():
         return None
     pipe = r.pipeline(transaction=False)
-    current, visible = (
-        pipe.hget(meta_key(member_id), GENERATION).get(visible_key(member_id, user_id)).execute()
-    )
-    if visible is None:
-        return None
-    record = json.loads(visible)
-    if record["gen"] != int(current or 0):
+    current, value = pipe.hget(meta_key(member_id), GENERATION).get(visible_key(member_id, user_id)).execute()
+    record = json.loads(value) if value is not None else None
+    return record if record is not None and record["gen"] == int(current or 0) else None
+
+
+def load(r: redis.Redis, member_id: str, user_id: int) -> Cached | None:
+    """The user's cached list, or ``None`` when any part of it is missing or stale."""
+    record = visible(r, member_id, user_id)
+    if record is None:
         return None
     ids = record["ids"]
     values = r.mget([flow_key(member_id, flow_id) for flow_id in ids]) if ids else []

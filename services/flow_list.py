@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from flask import current_app
 
 from b24.client import BATCH_LIMIT
-from b24.errors import MethodNotFound
+from b24.errors import MethodNotFound, OperationTimeLimit
 from core.keys import portal_key
 
 if TYPE_CHECKING:
@@ -153,6 +153,8 @@ def _pages(client: RestClient, first: int, count: int) -> Iterator[Any]:
         error = answer.errors.get(key)
         if isinstance(error, MethodNotFound):
             raise _Absent()
+        if isinstance(error, OperationTimeLimit):
+            raise error
         if error is not None:
             raise Unusable(f"error {error.code} {error.description[:120]!r}")
         if key not in answer.results:
@@ -197,6 +199,10 @@ def list_flows(client: RestClient, r: redis.Redis, member_id: str, *, expected: 
         return None
     try:
         listing = _read_all(client, expected)
+    except OperationTimeLimit:
+        # The list used up its operating time (refused now, or known to be until its window
+        # resets: b24/operating.py); other methods still work, so the known flows are read.
+        return None
     except _Absent:
         reprobe = current_app.config["FLOW_LIST_REPROBE_SECONDS"]
         r.set(absent_key(member_id), "absent", ex=reprobe)

@@ -9,15 +9,15 @@ The short list cache (``services/flow_cache.py``) is filled by every read and se
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from b24.errors import B24Error, FlowAccessDenied, FlowNotFound
+from b24.errors import B24Error, FlowError, OperationTimeLimit
 from services import flow_cache, flow_list, known_flows, user_names
 
 if TYPE_CHECKING:
-    from b24.client import RestClient
+    from b24.client import Command, RestClient
 
 GET = "tasks.flow.Flow.get"
 ACTIVATE = "tasks.flow.Flow.activate"
@@ -63,6 +63,8 @@ class FlowPage:
     is_admin: bool
     read_at: float = 0.0  # when the oldest part of it was read from Bitrix24 (epoch seconds)
     cached: bool = False
+    #: answers to the caller's extra commands that rode along in the page's batch
+    extras: dict[str, Any] = field(default_factory=dict)
 
 
 def read_flows(client: RestClient, ids: list[int]) -> tuple[dict[int, dict], dict[int, B24Error]]:
@@ -115,13 +117,22 @@ def _page(
     return FlowPage(flows=flows, is_admin=is_admin, read_at=read_at, cached=cached)
 
 
-def load_page(client: RestClient, r: Any, member_id: str, user_id: int, portal_origin: str) -> FlowPage:
+def load_page(
+    client: RestClient,
+    r: Any,
+    member_id: str,
+    user_id: int,
+    portal_origin: str,
+    *,
+    extra: Mapping[str, Command] | None = None,
+) -> FlowPage:
     """Every flow this user can read, with owner names, and the user's admin flag.
 
     Round trips: with the portal's list, one ``batch`` for its pages (more only past 2,500
     flows) and one for rows that lack a field; the flows it shows join the known set.
-    Without it, one ``batch`` per 50 known flows. Then one for names and the admin flag.
-    Fills the cache that ``cached_page`` answers from.
+    Without it, one ``batch`` per 50 known flows. Then one for names and the admin flag, in
+    which the ``extra`` commands ride along (their answers: ``FlowPage.extras``). Fills the
+    cache that ``cached_page`` answers from.
     """
     pipe = r.pipeline()  # the generation the ids belong to: a later change makes this read stale
     pipe.hget(known_flows.meta_key(member_id), known_flows.GENERATION).smembers(known_flows.flows_key(member_id))
@@ -137,17 +148,27 @@ def load_page(client: RestClient, r: Any, member_id: str, user_id: int, portal_o
         # generation, which this read already reflects.
         if known_flows.remember(r, member_id, listing.ids):
             generation = known_flows.generation(r, member_id)
-    known_flows.forget(
-        r, member_id, [flow_id for flow_id, error in errors.items() if isinstance(error, FlowNotFound)]
+    for error in errors.values():
+        if isinstance(error, OperationTimeLimit):
+            raise error  # flows left out for a while: "busy" rather than a list with holes
+    # The reader's own name too: the activity log names who switched (no request of its own).
+    names, is_admin, extras = user_names.names_and_admin(
+        client, r, member_id, _owners(raw.values()) | {user_id}, extra=extra
     )
-    names, is_admin = user_names.names_and_admin(client, r, member_id, _owners(raw.values()), viewer=user_id)
+    # A refused read says "no right, no such flow, or no flows on this plan", in the portal's
+    # language: only who was refused tells them apart. An administrator may read every flow,
+    # so a read refused to one while other flows read fine means the flow is gone.
+    refused = [flow_id for flow_id, error in errors.items() if isinstance(error, FlowError)]
+    if is_admin and raw:
+        known_flows.forget(r, member_id, refused)
     flow_cache.store_flows(r, member_id, raw.values(), read_at)
     # Only a read where every flow was either shown or refused tells what the user may see.
-    if all(isinstance(error, FlowAccessDenied) for error in errors.values()):
+    if len(refused) == len(errors):
         flow_cache.store_visible(
             r, member_id, user_id, raw, generation=int(generation or 0), read_at=read_at, is_admin=is_admin
         )
-    return _page(raw.values(), user_id, portal_origin, names, is_admin=is_admin, read_at=read_at)
+    page = _page(raw.values(), user_id, portal_origin, names, is_admin=is_admin, read_at=read_at)
+    return replace(page, extras=extras)
 
 
 def cached_page(r: Any, member_id: str, user_id: int, portal_origin: str) -> FlowPage | None:
@@ -166,5 +187,5 @@ def cached_page(r: Any, member_id: str, user_id: int, portal_origin: str) -> Flo
 
 def describe(client: RestClient, r: Any, member_id: str, user_id: int, portal_origin: str, raw: dict) -> Flow:
     """A single raw flow with its owner's name, for a flow just added to the list."""
-    names, _ = user_names.names_and_admin(client, r, member_id, _owners([raw]))
+    names, _, _ = user_names.names_and_admin(client, r, member_id, _owners([raw]))
     return _flow(raw, user_id=user_id, portal_origin=portal_origin, names=names)

@@ -33,11 +33,18 @@ class FrameContext:
     placement_options: dict[str, Any] = field(default_factory=dict)
     #: the portal's origin for postMessage and CSP ``frame-ancestors``, e.g. https://x.bitrix24.com
     portal_origin: str = ""
+    #: the allow-listed authorization server that verified the token
+    server: str = ""
+    #: the POST's ``APPLICATION_TOKEN``: a claim every user of the portal sees, used only to
+    #: complete the record of a portal whose install event never arrived (from an administrator)
+    application_token: str = field(default="", repr=False)
 
 
 #: the only fields read from the query string; everything else, the tokens above all, comes
 #: from the body only: a query string ends up in access logs, proxies and browser history
 QUERY_FIELDS = frozenset({"DOMAIN", "PROTOCOL", "LANG", "APP_SID"})
+#: the longest ``APPLICATION_TOKEN`` kept (Bitrix24's are 32 hex characters)
+MAX_APPLICATION_TOKEN = 128
 
 
 def _field(args: Mapping[str, str], form: Mapping[str, str], name: str) -> str:
@@ -62,6 +69,7 @@ def context_from(
     app_sid: str = "",
     placement: str = "DEFAULT",
     placement_options: dict[str, Any] | None = None,
+    application_token: str = "",
 ) -> FrameContext:
     """A ``FrameContext`` for a verified token (also used by the code flow outside the frame)."""
     return FrameContext(
@@ -74,6 +82,8 @@ def context_from(
         placement=placement,
         placement_options=placement_options or {},
         portal_origin=origin_of(verified.client_endpoint),
+        server=verified.server,
+        application_token=application_token,
     )
 
 
@@ -114,4 +124,5 @@ def accept_frame_post(
         app_sid=_field(args, form, "APP_SID")[:64],
         placement=_field(args, form, "PLACEMENT")[:64] or "DEFAULT",
         placement_options=_placement_options(_field(args, form, "PLACEMENT_OPTIONS")),
+        application_token=_field(args, form, "APPLICATION_TOKEN")[:MAX_APPLICATION_TOKEN],
     )

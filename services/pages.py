@@ -18,7 +18,7 @@ from core.keys import portal_key
 from core.redis_client import get_redis
 from core.throttle import FixedWindow
 from oauth.tokens import rest_client_for
-from services import discovery, flows, frame_session, portals
+from services import discovery, event_bindings, flows, frame_session, portals, user_zones
 from services.frame_session import FrameSession
 from services.frames import FrameContext, accept_frame_post
 
@@ -34,18 +34,25 @@ class OpenedPage:
     load_error: B24Error | None = None
 
 
-def open_page(ctx: FrameContext) -> OpenedPage:
+def open_page(ctx: FrameContext, *, events_url: str = "") -> OpenedPage:
     """The page for a verified frame (or for a user who signed in outside the portal).
 
     A failed read is not an error of the page: it opens empty with the reason, and the
-    page's script retries what can be retried.
+    page's script retries what can be retried. With ``events_url``, an administrator's open
+    also mends the app's event handlers when they are due a check (``event_bindings``).
     """
     load_error = None
+    r = get_redis()
     # A run that ends during the read added flows the read missed: the page must still reload.
     discovering = discovery.is_running(ctx.member_id)
     try:
         client = rest_client_for(ctx.member_id, ctx.user_id)
-        page = flows.load_page(client, get_redis(), ctx.member_id, ctx.user_id, ctx.portal_origin)
+        checks = event_bindings.check_commands(r, ctx.member_id) if events_url else {}
+        extra = {**checks, **user_zones.PROFILE_COMMAND}  # the user's time zone, for planned changes
+        page = flows.load_page(client, r, ctx.member_id, ctx.user_id, ctx.portal_origin, extra=extra)
+        user_zones.remember(r, ctx.member_id, ctx.user_id, page.extras.get(user_zones.PROFILE_KEY))
+        if page.is_admin and checks:
+            event_bindings.mend(client, r, ctx.member_id, page.extras.get(event_bindings.CHECK_KEY), events_url=events_url)
     except B24Error as error:
         page, load_error = flows.FlowPage(flows=[], is_admin=False), error
     session = frame_session.issue(
@@ -60,7 +67,7 @@ def open_page(ctx: FrameContext) -> OpenedPage:
         )
     )
     if page.is_admin:
-        portals.adopt_if_orphaned(ctx.member_id, ctx.user_id)
+        portals.admin_opened(ctx)
     # Off the hot path: at most a Redis read here; the scan itself runs in a thread.
     discovery.refresh_if_stale(ctx.member_id, ctx.user_id if page.is_admin else None)
     return OpenedPage(ctx, page, session, discovering or discovery.is_running(ctx.member_id), load_error)
@@ -88,6 +95,8 @@ def rediscover(session: FrameSession) -> bool:
     return discovery.start(session.member_id, session.user_id)
 
 
-def open_frame(args: Mapping[str, str], form: Mapping[str, str], *, client_address: str = "") -> OpenedPage:
+def open_frame(
+    args: Mapping[str, str], form: Mapping[str, str], *, client_address: str = "", events_url: str = ""
+) -> OpenedPage:
     """The portal's frame POST: verified (``accept_frame_post``), then the page opened for its user."""
-    return open_page(accept_frame_post(args, form, client_address=client_address))
+    return open_page(accept_frame_post(args, form, client_address=client_address), events_url=events_url)

@@ -14,20 +14,13 @@ from dataclasses import replace
 from b24.client import RestClient
 from b24.errors import AuthServerUnavailable, InvalidToken
 from oauth import store
-from oauth.store import STATUS_DELETED, STATUS_NEW, Portal
+from oauth.store import STATUS_ACTIVE, STATUS_DELETED, STATUS_NEW, Portal
 from oauth.tokens import rest_client_for, user_tokens
-from services import discovery
+from services import discovery, event_bindings, uninstall
 from services.errors import AdminOnly
 from services.frames import FrameContext, accept_frame_post
 
 log = logging.getLogger(__name__)
-
-#: the app events bound at install; their handlers are removed on every update, so
-#: each installer run binds them again
-EVENTS = ("ONAPPINSTALL", "ONAPPUPDATE", "ONAPPUNINSTALL")
-
-_ALREADY_BOUND = "ERROR_HANDLER_ALREADY_EXIST"
-
 
 def run_installer(
     args: Mapping[str, str], form: Mapping[str, str], *, events_url: str, client_address: str = ""
@@ -47,7 +40,8 @@ def install(ctx: FrameContext, *, events_url: str) -> Portal:
     portal-level tokens.
     """
     # The verified installer POST proves the app is on the portal again, even if we had
-    # marked the portal deleted (an uninstall event that never reached us).
+    # marked the portal deleted (an uninstall event that never reached us) or deleted it.
+    uninstall.installed_again(ctx.member_id)
     store().update_portal(
         ctx.member_id,
         lambda current: (
@@ -63,16 +57,21 @@ def install(ctx: FrameContext, *, events_url: str) -> Portal:
     assert admin_token is not None  # rest_client_for found it
 
     def record(current: Portal | None) -> Portal:
-        # Keeps the status: the install event may already have made the portal active.
+        # Keeps the status: the install event may already have made the portal active. The
+        # installer runs at install and after updates with the installation's current
+        # APPLICATION_TOKEN, so the uninstall event can be recognised even if the install
+        # or update event that carries it never arrives (events come through a queue).
+        portal = current_or_new(current, ctx.member_id, ctx.domain, ctx.client_endpoint, admin_token.server)
         return replace(
-            current_or_new(current, ctx.member_id, ctx.domain, ctx.client_endpoint, admin_token.server),
+            portal,
             installer_user_id=ctx.user_id,
             scope=admin_token.scope,
+            application_token=ctx.application_token or portal.application_token,
         )
 
     portal = store().update_portal(ctx.member_id, record)
     assert portal is not None
-    bind_events(client, events_url=events_url)
+    event_bindings.bind(client, events_url=events_url)  # removed by every update: bound on each run
     discovery.start(ctx.member_id)  # in the background, with the installer's token
     return portal
 
@@ -97,18 +96,6 @@ def check_admin(member_id: str, user_id: int) -> None:
         raise AdminOnly()
 
 
-def bind_events(client: RestClient, *, events_url: str) -> None:
-    """Unbind, then bind, every app event in one ``batch`` (idempotent)."""
-    commands: dict[str, tuple[str, dict[str, str]]] = {}
-    for event in EVENTS:
-        commands[f"unbind_{event}"] = ("event.unbind", {"event": event, "handler": events_url})
-        commands[f"bind_{event}"] = ("event.bind", {"event": event, "handler": events_url})
-    result = client.batch(commands)
-    for key, error in result.errors.items():
-        if key.startswith("bind_") and error.code != _ALREADY_BOUND:
-            raise error
-
-
 def portal_tokens_alive(member_id: str) -> bool:
     """Whether the portal-level tokens (the installer's, used for background work) still work.
 
@@ -130,16 +117,58 @@ def _installer_tokens_alive(portal: Portal | None) -> bool:
     return True
 
 
-def adopt_if_orphaned(member_id: str, user_id: int) -> bool:
+def admin_opened(ctx: FrameContext) -> None:
+    """An administrator opened the app (the page's ``user.admin`` said so): mend the portal's record.
+
+    - A record without an ``application_token`` (the install event was lost: Bitrix24's
+      events come through a queue, without retries) takes the frame POST's, so the
+      genuine uninstall event will be recognised. Only an administrator's: every user
+      sees the token, but only an administrator installs the app.
+    - Dead portal-level tokens become this administrator's (``adopt_if_orphaned``).
+
+    One Redis read when nothing is missing.
+    """
+    portal = store().get_portal(ctx.member_id)
+    if (portal is None or not portal.application_token) and ctx.application_token:
+        portal = _complete(ctx)
+    if portal is not None:
+        adopt_if_orphaned(portal, ctx.user_id)
+
+
+def _complete(ctx: FrameContext) -> Portal | None:
+    if uninstall.uninstalled_lately(ctx.member_id):
+        return store().get_portal(ctx.member_id)  # a frame of before the uninstall: nothing to mend
+
+    completed = False
+
+    def complete(current: Portal | None) -> Portal | None:
+        nonlocal completed
+        completed = current is None or current.status == STATUS_DELETED or not current.application_token
+        if not completed:
+            return None
+        portal = current_or_new(current, ctx.member_id, ctx.domain, ctx.client_endpoint, ctx.server)
+        return replace(
+            portal,
+            status=STATUS_ACTIVE,
+            application_token=ctx.application_token,
+            installer_user_id=portal.installer_user_id or ctx.user_id,
+        )
+
+    portal = store().update_portal(ctx.member_id, complete)
+    if completed:
+        log.info("Portal %s: record completed from an administrator's frame", ctx.member_id)
+    return portal
+
+
+def adopt_if_orphaned(portal: Portal, user_id: int) -> bool:
     """When an admin opens the app and the portal-level tokens are dead, make theirs the new ones.
 
     The caller knows ``user_id`` is a portal admin (the page asked ``user.admin``).
     Background work (discovery) then goes on without asking anyone to reconnect.
     """
-    portal = store().get_portal(member_id)
-    if portal is None or portal.installer_user_id == user_id or _installer_tokens_alive(portal):
+    if portal.installer_user_id == user_id or _installer_tokens_alive(portal):
         return False
-    _make_installer(member_id, user_id)
+    _make_installer(portal.member_id, user_id)
     return True
 
 

@@ -98,7 +98,26 @@ def _recheck_later(member_id: str, delay: float) -> None:
 def _delete(member_id: str) -> None:
     plans = schedules.forget_portal(member_id)  # their jobs; their keys go with the portal's
     deleted = store().delete_portal(member_id)
+    # After the delete (which takes every key of the portal): events come through a queue,
+    # and an install event that arrives late must not bring the portal back.
+    lifetime = int(current_app.config["UNINSTALL_TOMBSTONE_SECONDS"])
+    get_redis().set(tombstone_key(member_id), f"{time.time():.0f}", ex=max(1, lifetime))
     log.info("Portal %s uninstalled: %d keys deleted, %d planned changes cancelled", member_id, deleted, plans)
+
+
+def tombstone_key(member_id: str) -> str:
+    """When the app was uninstalled (epoch seconds), for ``UNINSTALL_TOMBSTONE_SECONDS``."""
+    return portal_key(member_id, "uninstalled")
+
+
+def uninstalled_lately(member_id: str) -> bool:
+    """Whether the portal was uninstalled within ``UNINSTALL_TOMBSTONE_SECONDS`` (and not installed since)."""
+    return bool(get_redis().exists(tombstone_key(member_id)))
+
+
+def installed_again(member_id: str) -> None:
+    """A verified installer ran: the app is on the portal again, whatever came before."""
+    get_redis().delete(tombstone_key(member_id))
 
 
 def uninstall_key(member_id: str) -> str:

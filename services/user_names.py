@@ -7,14 +7,14 @@ for both.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from b24.client import chunked
 from core.keys import portal_key
-from services import user_zones
 
 if TYPE_CHECKING:
-    from b24.client import RestClient
+    from b24.client import Command, RestClient
 
 NAMES_TTL = 24 * 3600
 #: users one ``user.get`` returns (Bitrix24's page size)
@@ -33,18 +33,13 @@ def cached_names(r: Any, member_id: str, user_ids: set[int]) -> dict[int, str]:
 
 
 def names_and_admin(
-    client: RestClient, r: Any, member_id: str, user_ids: set[int], *, viewer: int | None = None
-) -> tuple[dict[int, str], bool]:
-    """Display names for ``user_ids`` (cached per portal) and whether the client's user is an admin.
-
-    With ``viewer`` (the client's user) the same request reads their ``profile`` and keeps their
-    time zone (``services/user_zones.py``), so showing planned changes costs no request of its own.
-    """
+    client: RestClient, r: Any, member_id: str, user_ids: set[int], *, extra: Mapping[str, Command] | None = None
+) -> tuple[dict[int, str], bool, dict[str, Any]]:
+    """Display names for ``user_ids`` (cached per portal), whether the client's user is an admin, and
+    the answers (a result or its typed error) to the ``extra`` commands sent in the same batch."""
     names = cached_names(r, member_id, user_ids)
     missing = sorted(user_ids - names.keys())
-    commands: dict[str, tuple[str, dict]] = {"admin": ("user.admin", {})}
-    if viewer is not None:
-        commands["viewer"] = ("profile", {})
+    commands: dict[str, Command] = {**(extra or {}), "admin": ("user.admin", {})}
     for index, chunk in enumerate(chunked(missing, USER_PAGE)):
         commands[f"users{index}"] = ("user.get", {"FILTER": {"ID": chunk}})
     batch = client.batch(commands)
@@ -54,11 +49,10 @@ def names_and_admin(
             for user in users:
                 name = " ".join(part for part in (user.get("NAME"), user.get("LAST_NAME")) if part)
                 fetched[int(user["ID"])] = name or f"#{user['ID']}"
-    if viewer is not None and isinstance(batch.results.get("viewer"), dict):
-        user_zones.remember(r, member_id, viewer, batch.results["viewer"])
     if fetched:
         pipe = r.pipeline()
         pipe.hset(users_key(member_id), mapping={str(k): v for k, v in fetched.items()})
         pipe.expire(users_key(member_id), NAMES_TTL)
         pipe.execute()
-    return names | fetched, bool(batch.results.get("admin"))
+    extras = {key: batch.errors.get(key, batch.results.get(key)) for key in extra or {}}
+    return names | fetched, bool(batch.results.get("admin")), extras

@@ -18,14 +18,22 @@ if TYPE_CHECKING:
 
 ZONE_TTL = 24 * 3600
 BITRIX24, BROWSER, UTC = "bitrix24", "browser", "utc"
+#: ``profile`` in the page open's batch (``flows.load_page(extra=...)``): the zone costs no request
+PROFILE_KEY = "profile"
+PROFILE_COMMAND = {PROFILE_KEY: ("profile", {})}
 
 
 def zone_key(member_id: str, user_id: int) -> str:
     return portal_key(member_id, "tz", int(user_id))
 
 
-def remember(r: Any, member_id: str, user_id: int, profile: dict) -> str:
-    """Cache the ``TIME_ZONE`` of a ``profile`` (or ``user.current``) answer; returns it ("" for none)."""
+def remember(r: Any, member_id: str, user_id: int, profile: object) -> str:
+    """Cache the ``TIME_ZONE`` of a ``profile`` (or ``user.current``) answer; returns it ("" for none).
+
+    Anything but an answer (an error of the batch item, nothing) is left uncached.
+    """
+    if not isinstance(profile, dict):
+        return ""
     zone = str(profile.get("TIME_ZONE") or "")
     zone = zone if known_time_zone(zone) else ""
     r.set(zone_key(member_id, user_id), zone, ex=ZONE_TTL)

@@ -104,6 +104,12 @@
     input.setAttribute("aria-describedby", alertId);
     input.addEventListener("change", () => requestState(flow.id, input.checked));
     row.querySelector(".fs-flow__alert").id = alertId;
+    // Bitrix24 lets the flow's creator, its administrator and portal administrators switch it:
+    // only those flows can be selected for "Pause selected" / "Resume selected".
+    const select = row.querySelector(".fs-select__input");
+    select.hidden = !(data.isAdmin || flow.mine);
+    select.setAttribute("aria-label", fill(text.select, { name: flow.name }));
+    select.dataset.id = String(flow.id);
     rows.set(flow.id, row);
     showState(flow.id, flow.active);
     return row;
@@ -117,9 +123,20 @@
     row.classList.toggle("fs-flow--off", !active);
   }
 
-  function showAlert(id, message) {
+  // The app's sentence, then Bitrix24's own words when it gave any (in the portal's language).
+  function explain(element, message, bitrix24) {
+    element.textContent = message || "";
+    if (message && bitrix24) {
+      const quote = document.createElement("span");
+      quote.className = "fs-quote";
+      quote.textContent = fill(text.bitrix24Says, { text: bitrix24 });
+      element.append(" ", quote);
+    }
+  }
+
+  function showAlert(id, message, bitrix24) {
     const row = rows.get(id);
-    if (row) row.querySelector(".fs-flow__alert").textContent = message || "";
+    if (row) explain(row.querySelector(".fs-flow__alert"), message, bitrix24);
     fitWindow(); // a message changes the page's height
   }
 
@@ -147,8 +164,9 @@
     }
     if (data.discovering && flows.size === 0) showStatus(text.discovering);
     else if (flows.size === 0) showStatus(text.noFlows);
-    else if (shown === 0) showStatus(text.noMatch);
+    else if (shown === 0) showStatus(query ? text.noMatch : text.noneShown[filter]);
     else showStatus(fill(text.shown, { shown, total: flows.size }));
+    list.dispatchEvent(new CustomEvent("fs:filtered"));
     fitWindow();
   }
 
@@ -197,7 +215,7 @@
           }
           // Snap back to the true state (or the last known one) and say why.
           showState(id, flows.get(id).active);
-          showAlert(id, error.message);
+          showAlert(id, error.message, error.body.bitrix24);
           if (error.retryable && attempt < MAX_RETRIES) {
             attempt += 1;
             await sleep(error.retryAfter * 1000 * 2 ** (attempt - 1));
@@ -255,8 +273,8 @@
 
   const addForm = document.getElementById("fs-add");
   const addAlert = document.getElementById("fs-add-alert");
-  function showAddResult(kind, message) {
-    addAlert.textContent = message;
+  function showAddResult(kind, message, bitrix24) {
+    explain(addAlert, message, bitrix24);
     addAlert.dataset.kind = kind;
     fitWindow();
   }
@@ -265,7 +283,11 @@
     event.preventDefault();
     const input = addForm.elements.namedItem("ref");
     const ref = input.value.trim();
-    if (!ref) return;
+    if (!ref) {
+      showAddResult("error", text.emptyRef); // never leave an older answer standing
+      input.focus();
+      return;
+    }
     showAddResult("", "");
     try {
       const { flow } = await api("POST", data.api, { ref });
@@ -278,7 +300,7 @@
       input.value = "";
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
-      showAddResult("error", error.message);
+      showAddResult("error", error.message, error.body.bitrix24);
     }
   });
 
@@ -300,8 +322,11 @@
     radio.addEventListener("change", applyFilter);
   }
 
-  // What static/schedules.js (scheduled pause and resume) shares with this page.
-  window.FlowSwitch = { api, ApiError, fitWindow, fill, data, flows, rows };
+  // What the page's other scripts (bulk.js, activity.js, schedules.js) build on.
+  window.FlowSwitch = {
+    data, text, api, ApiError, fill, sleep, explain, fitWindow, flows, rows, showState, showAlert, applyFilter,
+    MAX_RETRIES,
+  };
 
   renderAll();
   if (data.loadError) {
@@ -310,7 +335,9 @@
   } else if (data.discovering) {
     pollWhileDiscovering();
   }
-  if (window.BX24 && typeof window.BX24.init === "function") {
+  // Only inside the portal's frame: opened on its own (after connecting outside the portal)
+  // the page has no portal to talk to, and the library would post to nowhere.
+  if (window.parent !== window && window.BX24 && typeof window.BX24.init === "function") {
     window.BX24.init(() => {
       bx24Ready = typeof window.BX24.fitWindow === "function";
       fitWindow();

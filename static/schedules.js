@@ -121,19 +121,17 @@
     // A pause that already happened stays as it was; only the resume can change.
     pauseInput.disabled = Boolean(schedule?.pause && schedule.pause.state !== "pending");
     alert.textContent = "";
-    dialog.showModal(); // focus moves into the dialog and stays there; Escape closes it
-    app.fitWindow();
+    // Modal: focus stays inside, Escape closes it, focus goes back to the opener (dialog.js).
+    const initial = pauseInput.disabled ? resumeInput : pauseInput;
+    app.openDialog(dialog, { opener, initial }).then(() => {
+      editing = null;
+    });
   }
 
   function closeDialog() {
     dialog.close();
   }
 
-  dialog.addEventListener("close", () => {
-    const opener = editing?.opener;
-    editing = null;
-    if (opener && opener.isConnected) opener.focus(); // back where the user was
-  });
   document.getElementById("fs-schedule-close").addEventListener("click", closeDialog);
 
   form.addEventListener("submit", async (event) => {

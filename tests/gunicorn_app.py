@@ -27,9 +27,9 @@ def gunicorn_app(
     """A starter for the app under gunicorn on the test Redis (emptied first by ``redis_db``)."""
     started: list[GunicornApp] = []
 
-    def start(env: Mapping[str, str] | None = None, *, workers: int = 4) -> GunicornApp:
+    def start(env: Mapping[str, str] | None = None, *, workers: int = 4, port: int | None = None) -> GunicornApp:
         log_path = tmp_path / f"gunicorn-{len(started)}.log"
-        app = start_gunicorn(env or {}, redis_url=redis_server.url, log_path=log_path, workers=workers)
+        app = start_gunicorn(env or {}, redis_url=redis_server.url, log_path=log_path, workers=workers, port=port)
         started.append(app)
         return app
 

@@ -22,7 +22,7 @@ def test_quick_bench_runs_every_benchmark_and_prints_the_table(tmp_path: Path):
     assert set(by_name) == set(BENCHMARKS)
     assert not [f for f in figures if f.figure.startswith("crashed")], table(figures)
     # Targets that hold at any size and any speed (timings are for the full run to judge).
-    for name in ("page", "storm", "ratelimit", "connections"):
+    for name in ("page", "storm", "ratelimit", "connections", "bulk"):
         assert all(f.met for f in by_name[name] if f.met is not None), table(by_name[name])
     assert by_name["throughput"][0].value > 0
     lines = table(figures).splitlines()

@@ -11,14 +11,14 @@ from requests.adapters import HTTPAdapter
 from b24.client import RestClient
 from b24.errors import (
     ExpiredToken,
-    FlowAccessDenied,
-    FlowNotFound,
+    FlowError,
     MethodNotFound,
     OperationTimeLimit,
     PortalUnreachable,
     RateLimited,
 )
 from b24.http import new_session
+from b24.operating import MethodWindow
 from b24.ratelimit import PortalRateLimiter
 from sandbox.data import ADMIN, HTML_FLOW_NAME, MEMBER, OUTSIDER, OWNER
 from sandbox.server import SandboxServer
@@ -87,10 +87,10 @@ def test_paged_list_carries_total_and_next(sandbox):
 
 def test_typed_errors_from_the_portal(sandbox):
     client = client_for(sandbox, OUTSIDER)
-    with pytest.raises(FlowAccessDenied) as caught:
+    with pytest.raises(FlowError) as caught:
         client.call(GET, {"flowId": SUPPORT_FLOW})
     assert caught.value.status == 400
-    with pytest.raises(FlowNotFound):
+    with pytest.raises(FlowError):
         client_for(sandbox, ADMIN).call("tasks.flow.Flow.update", {"flowData": {"id": 9999, "name": "x"}})
     with pytest.raises(MethodNotFound):
         client.call("no.such.method")
@@ -101,7 +101,7 @@ def test_typed_errors_from_the_portal(sandbox):
 
 def test_russian_portal_texts_map_to_the_same_errors(sandbox):
     sandbox.settings.language = "ru"
-    with pytest.raises(FlowAccessDenied) as caught:
+    with pytest.raises(FlowError) as caught:
         client_for(sandbox, OUTSIDER).call(GET, {"flowId": SUPPORT_FLOW})
     assert caught.value.description == "Доступ запрещен или поток не найден"
 
@@ -121,7 +121,7 @@ def test_batch_results_errors_and_references(sandbox):
     assert [user["ID"] for user in batch.get("same")] == [str(MEMBER)]
     assert batch.get("flow")["id"] == SUPPORT_FLOW
     assert set(batch.errors) == {"hidden", "missing"}
-    with pytest.raises(FlowAccessDenied):
+    with pytest.raises(FlowError):
         batch.get("hidden")
 
 
@@ -178,17 +178,36 @@ def test_activate_after_expired_token_runs_exactly_once(sandbox):
     assert sandbox.flow(SUPPORT_FLOW).active is False
 
 
-@pytest.mark.parametrize(
-    ("code", "error"), [("QUERY_LIMIT_EXCEEDED", RateLimited), ("OPERATION_TIME_LIMIT", OperationTimeLimit)]
-)
-def test_limits_are_retried_for_reads(sandbox, code, error):
-    sandbox.inject_rest_errors(code, 2, methods=[GET])
+def test_the_request_limit_is_retried_for_reads(sandbox):
+    sandbox.inject_rest_errors("QUERY_LIMIT_EXCEEDED", 2, methods=[GET])
     assert client_for(sandbox).call(GET, {"flowId": SUPPORT_FLOW}).result["id"] == SUPPORT_FLOW
     assert sandbox.rest_requests == 3
-    sandbox.inject_rest_errors(code, 5, methods=[GET])
-    with pytest.raises(error):
+    sandbox.inject_rest_errors("QUERY_LIMIT_EXCEEDED", 5, methods=[GET])
+    with pytest.raises(RateLimited):
         client_for(sandbox, max_retries=2).call(GET, {"flowId": SUPPORT_FLOW})
     assert sandbox.rest_requests == 3 + 3
+
+
+def test_a_method_over_its_operating_time_is_not_called_again_until_its_window_resets(sandbox, redis_db):
+    # OPERATION_TIME_LIMIT lasts until the method's ten-minute window moves on: a retry in
+    # seconds is refused again, so the method is left alone for the portal until the reset
+    # time of its last successful answer; other methods go on.
+    window = MethodWindow(redis_db, sandbox.member_id, longest=600)
+    limiter = PortalRateLimiter(redis_db, sandbox.member_id, burst=1000, rate=1000, window=window)
+    client = client_for(sandbox, limiter=limiter)
+    reset_at = client.call(GET, {"flowId": SUPPORT_FLOW}).time["operating_reset_at"]
+    sandbox.inject_rest_errors("OPERATION_TIME_LIMIT", 1, methods=[GET])
+    sandbox.reset_counters()
+    with pytest.raises(OperationTimeLimit) as refused:
+        client.call(GET, {"flowId": SUPPORT_FLOW})
+    assert sandbox.rest_requests == 1  # not repeated
+    assert reset_at - time.time() - 5 < refused.value.retry_after <= reset_at - time.time() + 1
+    other_worker = client_for(sandbox, OWNER, limiter=limiter)
+    with pytest.raises(OperationTimeLimit) as again:
+        other_worker.batch({"f": (GET, {"flowId": 2})})
+    assert again.value.code == "LOCAL_OPERATION_LIMIT" and again.value.retry_after > 500
+    assert sandbox.rest_requests == 1  # refused without a request
+    assert other_worker.call("user.current").result["ID"] == str(OWNER)  # other methods work
 
 
 @pytest.mark.parametrize("code", ["QUERY_LIMIT_EXCEEDED", "OPERATION_TIME_LIMIT"])

@@ -58,6 +58,8 @@ def test_a_team_member_sees_the_flow_but_is_refused(
     alert = frame.locator(f"#fs-alert-{SUPPORT}")
     expect(alert).to_have_attribute("role", "alert")
     expect(alert).to_contain_text("You don't have the right to switch this flow")
+    # Bitrix24's own words beside the app's sentence, as the API quotes them.
+    expect(alert.locator(".fs-quote")).to_have_text("Bitrix24 says: “Access denied or flow not found”")
     expect(switch).to_be_checked()  # back to the true state
     assert sandbox.flow(SUPPORT).active is True
 

@@ -25,6 +25,7 @@ from services import frame_session, known_flows
 from tests.flows.conftest import (
     SEEDED_FLOWS,
     mark_discovery_fresh,
+    older_portal,  # noqa: F401 (a fixture: a portal without the flow list, reads by get)
     page_data,
     portal_settings,
     reads,  # noqa: F401 (a fixture: the read drills run on both kinds of portal)

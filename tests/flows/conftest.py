@@ -18,7 +18,7 @@ from werkzeug.test import TestResponse
 from app import create_app
 from sandbox.server import SandboxServer
 from sandbox.testing import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
-from services import discovery, known_flows
+from services import discovery, event_bindings, known_flows
 from services.flow_list import LIST
 from services.flows import GET
 from tests.install.live import eventually
@@ -100,11 +100,13 @@ def portal_settings(app_config: dict, sandbox: SandboxServer) -> dict:
 
 @pytest.fixture
 def portal_app(app_config: dict, sandbox: SandboxServer, redis_db: redis.Redis) -> Flask:
-    """The app with the seeded flows known and discovery fresh (so no background scan runs)."""
+    """The app with the seeded flows known, discovery fresh (so no background scan runs) and the
+    event handlers checked (no admin's page open binds any: tests/install cover that)."""
     app = create_app(portal_settings(app_config, sandbox))
     with app.app_context():
         known_flows.remember(redis_db, sandbox.member_id, SEEDED_FLOWS)
         mark_discovery_fresh(redis_db, sandbox.member_id)
+        redis_db.set(event_bindings.checked_key(sandbox.member_id), "1")
     return app
 
 

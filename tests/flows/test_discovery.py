@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import redis
 from flask import Flask
@@ -217,3 +219,32 @@ def test_a_huge_reference_is_refused_before_it_is_parsed() -> None:
     with pytest.raises(InvalidFlowRef, match="no flow"):
         parse_flow_ref(near_bound, "acme.bitrix24.com")
     assert parse_flow_ref("https://acme.bitrix24.com/flow/" + "a/" * 1000 + "5", "acme.bitrix24.com") == 5
+
+
+def test_discovery_yields_a_methods_operating_time_to_people(
+    empty_list: Flask, sandbox: SandboxServer, redis_db: redis.Redis
+) -> None:
+    # 600 flows; each tasks.flow.Flow.get counts 0.2 s against a window of 100 s: the scan
+    # alone would use it past the limit and leave every user with 429 OPERATION_TIME_LIMIT.
+    sandbox.seed_many_flows(594)
+    sandbox.settings.operating_limit = 100.0
+    sandbox.settings.operating_cost = {flows.GET: 0.2}
+    empty_list.config.update(B24_OPERATING_LIMIT=100.0, DISCOVERY_SCAN_MARGIN=50)
+    client = empty_list.test_client()
+    page = open_page(client, sandbox, data.OWNER)
+    open_page(client, sandbox, data.ADMIN)  # stores the admin's tokens
+    with empty_list.app_context():
+        background = rest_client_for(sandbox.member_id, data.ADMIN, interactive=False)
+        report = discovery.run(background, redis_db, sandbox.member_id)
+    # Past half the window the scan stopped, and it keeps what it found so far.
+    assert report.paused_for > 0 and report.scanned_to < 600
+    assert 50 <= sandbox.operating(flows.GET) < 100
+    assert known_flows.known_ids(redis_db, sandbox.member_id) == list(range(1, report.scanned_to + 1))
+    # People still switch their flows (a read, activate, a read) ...
+    switched = client.put("/api/flows/1", json={"active": False}, headers=page.headers())
+    assert switched.status_code == 200, switched.get_data(as_text=True)
+    assert sandbox.rejected("OPERATION_TIME_LIMIT") == 0
+    # ... and the first page load after the pause starts the scan again.
+    started = int(redis_db.hget(known_flows.meta_key(sandbox.member_id), "started_at"))
+    stale = empty_list.config["DISCOVERY_STALE_SECONDS"]
+    assert started <= time.time() - stale + report.paused_for + 1

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 LOCALES = ("en", "ru", "de")
 # The same keywords as the extract command in babel.cfg.
 KEYWORDS = {**DEFAULT_KEYWORDS, "lazy_gettext": None, "_l": None}
-PLACEHOLDER = re.compile(r"\{\w+\}|%\(\w+\)s")
+PLACEHOLDER = re.compile(r"\{\w+\}|%\(\w+\)[sd]")
 
 
 def source_messages() -> set[str]:
@@ -44,15 +44,25 @@ def messages() -> set[str]:
     return found
 
 
+def forms(message) -> list[str]:
+    """A message's translation: one string, or every plural form (``ngettext``)."""
+    return [message.string] if isinstance(message.string, str) else list(message.string)
+
+
 @pytest.mark.parametrize("locale", LOCALES)
 def test_every_message_is_translated(messages: set[str], locale: str) -> None:
-    translated = {m.id: m for m in catalog(locale) if m.id and m.string and not m.fuzzy}
+    translated = {
+        m.id if isinstance(m.id, str) else m.id[0]: m
+        for m in catalog(locale)
+        if m.id and all(forms(m)) and not m.fuzzy
+    }
     missing = sorted(messages - set(translated))
     assert not missing, f"{locale}: no translation for {missing}; see babel.cfg for the commands"
     for msgid in messages:
-        assert sorted(PLACEHOLDER.findall(translated[msgid].string)) == sorted(PLACEHOLDER.findall(msgid)), (
-            f"{locale}: placeholders differ in {msgid!r}"
-        )
+        for form in forms(translated[msgid]):
+            assert sorted(PLACEHOLDER.findall(form)) == sorted(PLACEHOLDER.findall(msgid)), (
+                f"{locale}: placeholders differ in {msgid!r}"
+            )
 
 
 @pytest.mark.parametrize("locale", LOCALES)

@@ -354,7 +354,11 @@ def test_an_admin_who_adds_a_flow_number_that_does_not_exist_is_told_so(
     page = open_page(portal_client, sandbox, data.ADMIN)
     answer = portal_client.post("/api/flows", json={"ref": "999"}, headers=page.headers())
     assert answer.status_code == 404
-    assert answer.get_json() == {"error": "not_found", "message": "Bitrix24 shows you no flow with this number."}
+    assert answer.get_json() == {
+        "error": "not_found",
+        "message": "Bitrix24 shows you no flow with this number.",
+        "bitrix24": "Access denied or flow not found",  # its own words, shown beside ours
+    }
 
 
 def test_a_refused_switch_and_an_unreadable_flow_are_told_apart_by_the_method_not_the_wording(

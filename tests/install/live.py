@@ -12,6 +12,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -27,7 +28,7 @@ from app import create_app
 from core.config import from_environ
 from oauth.store import STATUS_ACTIVE, Portal
 from sandbox import data
-from services import discovery
+from services import discovery, uninstall
 
 CLIENT_ID = "local.test.app"
 CLIENT_SECRET = "test-client-secret"
@@ -71,19 +72,27 @@ def register_at(sandbox: Any, app_url: str) -> None:
     )
 
 
-@pytest.fixture
-def live_app(sandbox_config: dict, sandbox: Any) -> Iterator[LiveApp]:
-    app = create_app(sandbox_config)
+@contextmanager
+def serve(app: Flask, sandbox: Any) -> Iterator[LiveApp]:
+    """``app`` in a threaded WSGI server on a free port, registered with the sandbox portal."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     # ``localhost``: another site than the portal's 127.0.0.1, so the frame is cross-site.
     url = f"http://localhost:{server.server_port}"
     register_at(sandbox, url)
-    yield LiveApp(url, app)
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+    try:
+        yield LiveApp(url, app)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+@pytest.fixture
+def live_app(sandbox_config: dict, sandbox: Any) -> Iterator[LiveApp]:
+    with serve(create_app(sandbox_config), sandbox) as live:
+        yield live
 
 
 def run_installer(sandbox: Any, user_id: int = data.ADMIN) -> requests.Response:
@@ -127,6 +136,12 @@ def spend_refresh_token(sandbox: Any, refresh_token: str) -> None:
         },
         timeout=10,
     ).raise_for_status()
+
+
+def left_behind(r: redis.Redis, member_id: str) -> list[str]:
+    """The portal's keys but its uninstall tombstone (the one key an uninstall leaves, for a while)."""
+    tombstone = uninstall.tombstone_key(member_id)
+    return sorted(key for key in r.scan_iter(f"fs:{{{member_id}}}:*") if key != tombstone)
 
 
 def redis_dump(r: redis.Redis, match: str = "*") -> dict[str, Any]:

@@ -12,8 +12,8 @@ import oauth
 from b24.errors import NotInstalled
 from oauth.tokens import rest_client_for
 from sandbox import data
-from services import portals
-from tests.install.live import LiveApp, redis_dump, run_installer
+from services import event_bindings, uninstall
+from tests.install.live import LiveApp, left_behind, redis_dump, run_installer
 
 
 def _portal(live_app: LiveApp, member_id: str):
@@ -29,7 +29,7 @@ def test_installer_binds_events_then_install_event_makes_the_portal_active(
     assert "BX24.installFinish()" in page.text
     assert f"frame-ancestors {sandbox.portal_url}" in page.headers["Content-Security-Policy"]
     assert _portal(live_app, sandbox.member_id).status == "new"
-    assert sandbox.calls("event.bind") == len(portals.EVENTS)
+    assert sandbox.calls("event.bind") == len(event_bindings.EVENTS)
 
     deliveries = sandbox.finish_install()
 
@@ -50,7 +50,7 @@ def test_running_the_installer_again_keeps_one_binding_per_event(installed_porta
     assert again.status_code == 200
     assert _portal(live_app, installed_portal.member_id).status == "active"  # never downgraded
     bound = sorted((b.event, b.handler) for b in installed_portal.world.event_bindings)
-    assert bound == sorted((event, f"{live_app.url}/events") for event in portals.EVENTS)
+    assert bound == sorted((event, f"{live_app.url}/events") for event in event_bindings.EVENTS)
     deliveries = installed_portal.update_app()
     assert [(d.event, d.status) for d in deliveries] == [("ONAPPUPDATE", 200)]
 
@@ -89,7 +89,10 @@ def test_redis_holds_no_plaintext_token_and_uninstall_leaves_no_key(
     deliveries = installed_portal.uninstall()
 
     assert [(d.event, d.status) for d in deliveries] == [("ONAPPUNINSTALL", 200)]
-    assert list(redis_db.scan_iter(f"*{installed_portal.member_id}*")) == []
+    assert left_behind(redis_db, installed_portal.member_id) == []
+    assert [key for key in redis_db.scan_iter("*") if installed_portal.member_id in key] == [
+        uninstall.tombstone_key(installed_portal.member_id)  # late install events are ignored for a while
+    ]
 
 
 def test_auth_server_outage_answers_503_try_again_and_changes_nothing(

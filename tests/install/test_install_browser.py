@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import redis
-from playwright.sync_api import Browser
+import requests
+from playwright.sync_api import Browser, Route, expect
 
 import oauth
+from app import create_app
 from sandbox import data
-from tests.install.live import LiveApp, eventually
+from tests.install.live import LiveApp, eventually, serve
 
 pytestmark = pytest.mark.browser
 
@@ -38,3 +41,55 @@ def test_admin_installs_from_the_portal_page(
         assert errors == []
     finally:
         context.close()
+
+
+#: the BX24 library as the README's default loads it: scheme-relative, so over http from an http page
+DEFAULT_SDK = "//api.bitrix24.com/api/v1/"
+
+#: reports every Content-Security-Policy violation in any frame to the console
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  console.error(`CSP violation: ${event.violatedDirective} blocked ${event.blockedURI}`);
+});
+"""
+
+
+@pytest.fixture
+def default_sdk_app(sandbox_config: dict, sandbox: Any) -> Iterator[LiveApp]:
+    """The app as a new user first runs it: ``B24_ALLOW_HTTP=1`` and the default ``B24_JS_SDK_URL``."""
+    config = {key: value for key, value in sandbox_config.items() if key != "B24_JS_SDK_URL"}
+    assert create_app(config).config["B24_JS_SDK_URL"] == DEFAULT_SDK
+    with serve(create_app(config), sandbox) as live:
+        yield live
+
+
+def test_the_default_bx24_library_loads_over_http_and_the_installer_finishes(
+    chromium: Browser, default_sdk_app: LiveApp, sandbox: Any
+):
+    # Issue 15.2: the CSP allowed https://api.bitrix24.com only; the page, served over http,
+    # loads the library from http://api.bitrix24.com/api/v1/, which the browser blocked, and
+    # the installer stayed on "Finishing the installation…" for ever.
+    bx24 = requests.get(f"{sandbox.portal_url}/bx24.js", timeout=10).text  # no network here: a stand-in
+    loaded: list[str] = []
+    console: list[str] = []
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+
+    def fulfill(route: Route) -> None:
+        loaded.append(route.request.url)
+        route.fulfill(status=200, content_type="text/javascript", body=bx24)
+
+    context.route("http://api.bitrix24.com/api/v1/", fulfill)
+    context.add_init_script(REPORT_CSP_VIOLATIONS)
+    page = context.new_page()
+    page.on("console", lambda message: console.append(message.text))
+    try:
+        page.goto(f"{sandbox.portal_url}/?user={data.ADMIN}")
+        eventually(lambda: sandbox.install_state == "installed")  # BX24.installFinish() ran
+        # The portal then opens the app's own page, which loads the library the same way.
+        frame = page.frame_locator("#app-frame")
+        expect(frame.locator("#fs-status")).not_to_be_empty()
+        eventually(lambda: len(loaded) >= 2)
+    finally:
+        context.close()
+    assert set(loaded) == {"http://api.bitrix24.com/api/v1/"}
+    assert [text for text in console if "Content Security Policy" in text or "CSP" in text] == []

@@ -14,6 +14,7 @@ import requests
 
 from core.redis_client import connect
 from sandbox import data
+from services import uninstall
 from tests.flows.conftest import page_data
 from tests.install.live import LiveApp
 
@@ -60,7 +61,7 @@ def test_install_switch_and_uninstall_on_the_topology(
     if topology_url.startswith("redis+cluster"):
         assert len({store.keyslot(key) for key in keys}) == 1  # one hash tag, one slot
     assert [d.status for d in sandbox.uninstall()] == [200]
-    assert list(store.scan_iter(f"{prefix}*")) == []
+    assert list(store.scan_iter(f"{prefix}*")) == [uninstall.tombstone_key(sandbox.member_id)]
     assert requests.get(f"{live_app.url}/readyz", timeout=5).status_code == 200
 
 

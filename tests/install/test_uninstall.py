@@ -20,7 +20,7 @@ from rq.registry import ScheduledJobRegistry
 from core.jobs import QUEUE_NAME
 from sandbox import data
 from services import uninstall
-from tests.install.live import LiveApp, app_env, eventually, redis_dump, spend_refresh_token
+from tests.install.live import LiveApp, app_env, eventually, left_behind, redis_dump, spend_refresh_token
 from tests.install.test_forgery import _event
 from tests.worker_process import WorkerProcess
 
@@ -69,7 +69,7 @@ def test_a_forged_uninstall_during_an_auth_server_outage_deletes_nothing(
     assert portal_keys(redis_db, installed_portal.member_id) == before
     # The genuine uninstall still removes everything (the application_token was kept).
     assert [d.status for d in installed_portal.uninstall()] == [200]
-    assert not list(redis_db.scan_iter(f"fs:{{{installed_portal.member_id}}}:*"))
+    assert not left_behind(redis_db, installed_portal.member_id)
 
 
 def test_a_forged_uninstall_after_the_installers_refresh_token_was_spent_deletes_nothing(
@@ -108,7 +108,7 @@ def test_the_recheck_deletes_once_bitrix24_confirms_and_gives_up_after_the_windo
     sandbox.settings.auth_fault = None
     with app.app_context():  # ... is completed by the next re-check
         assert uninstall.recheck_uninstall(sandbox.member_id, 60.0) == "uninstalled"
-    assert not list(redis_db.scan_iter(f"fs:{{{sandbox.member_id}}}:*"))
+    assert not left_behind(redis_db, sandbox.member_id)
 
 
 def test_the_worker_process_completes_a_pending_uninstall(
@@ -123,4 +123,21 @@ def test_the_worker_process_completes_a_pending_uninstall(
     sandbox.settings.auth_fault = None
     worker = job_worker(app_env(sandbox))
     eventually(lambda: not redis_db.exists(f"fs:{{{sandbox.member_id}}}:portal"), timeout=20)
-    assert not list(redis_db.scan_iter(f"fs:{{{sandbox.member_id}}}:*")), worker.log()
+    assert not left_behind(redis_db, sandbox.member_id), worker.log()
+
+
+def test_an_uninstall_event_that_comes_before_the_revocation_is_completed_after_it(
+    installed_portal: Any, live_app: LiveApp, redis_db: redis.Redis, job_worker: Callable[..., WorkerProcess]
+):
+    # Issue 15.6: the event arrives while the authorization server still confirms the app
+    # (the sandbox revokes right after delivering it). Before, it was refused for good.
+    sandbox = installed_portal
+    sandbox.settings.uninstall_event_before_revocation = True
+    live_app.app.config["UNINSTALL_RECHECK_FIRST"] = 0.2
+    assert [d.status for d in sandbox.uninstall()] == [202]  # still confirmed: kept pending
+    assert sandbox.install_state == "absent"  # revoked once the event was delivered
+    assert redis_db.exists(f"fs:{{{sandbox.member_id}}}:portal")
+    worker = job_worker(app_env(sandbox))
+    eventually(lambda: not redis_db.exists(f"fs:{{{sandbox.member_id}}}:portal"), timeout=20)
+    assert not left_behind(redis_db, sandbox.member_id), worker.log()
+    assert redis_db.exists(uninstall.tombstone_key(sandbox.member_id))

@@ -33,6 +33,7 @@ def received(receiver: Receiver) -> list[str]:
 
 def test_held_events_leave_only_when_released_in_the_order_asked(sandbox, receiver):
     register_with_handlers(sandbox, receiver, "ONAPPINSTALL", "ONAPPUPDATE", "ONAPPUNINSTALL")
+    sandbox.settings.update_reinstalls = False  # the handlers stay, so the later uninstall is heard
     sandbox.hold_events()
     assert sandbox.finish_install() == [] and sandbox.update_app() == []
     assert receiver.requests == []
@@ -92,6 +93,7 @@ def test_jitter_reorders_queued_events_repeatably_with_a_seed(sandbox, receiver)
     assert waits[0] - waits[1] > 1.0  # with this seed the uninstall overtakes the update by far
     sandbox.settings.event_delivery, sandbox.settings.event_jitter = "queue", jitter
     sandbox.settings.event_seed = seed
+    sandbox.settings.update_reinstalls = False  # the handlers stay, so the uninstall is heard
     sandbox.update_app()
     sandbox.uninstall()
     assert sandbox.wait_for_events(timeout=10)

@@ -160,7 +160,7 @@ def bound_events(sandbox) -> list[str]:
 def test_an_update_keeps_handlers_unless_update_reinstalls(installing, receiver):
     sandbox = installing
     sandbox.finish_install()
-    assert not sandbox.settings.update_reinstalls
+    sandbox.settings.update_reinstalls = False
     sandbox.update_app()
     assert bound_events(sandbox) == ["ONAPPINSTALL", "ONAPPUNINSTALL"]
     assert sandbox.install_state == "installed"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -45,7 +47,12 @@ def launch(extra_env: dict[str, str]) -> tuple[subprocess.Popen, dict[str, str]]
     }
     env = {**os.environ, **ports, **extra_env}
     process = subprocess.Popen(
-        [sys.executable, "-m", "sandbox.launch"], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-m", "sandbox.launch"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,  # what a person sees in the terminal: both streams
+        text=True,
     )
     return process, ports
 
@@ -108,3 +115,34 @@ def test_launch_runs_the_app_under_gunicorn_and_its_job_worker(redis_server, red
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+#: the one shape of every line ``make run`` prints (core/logs.py TEXT_FORMAT)
+LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR|CRITICAL) \[[^\]\s]*\] [\w.]+: .*")
+
+
+@pytest.mark.gunicorn
+def test_make_run_prints_one_log_format(redis_server):
+    process, ports = launch({"REDIS_URL": redis_server.url, "WEB_CONCURRENCY": "1", "GUNICORN_THREADS": "2"})
+    try:
+        opened = read_line(process, "Open ")
+        app = f"http://localhost:{ports['PORT']}"
+        assert answers_ok(f"{app}/healthz", process, timeout=30)
+        requests.get(f"{app}/healthz", headers={"X-Request-Id": "rid-check"}, timeout=10)
+        requests.post(f"{app}/", data={"AUTH_ID": "forged", "member_id": "x", "DOMAIN": "evil.example"}, timeout=10)
+        portal = ("127.0.0.1", int(ports["SANDBOX_PORTAL_PORT"]))
+        with socket.create_connection(portal, timeout=5) as raw:  # the sandbox logs a malformed request
+            raw.sendall(b"NOT HTTP\r\n\r\n")
+            raw.recv(1024)
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    lines = [opened.rstrip("\n"), *(line for line in output.splitlines() if line.strip())]
+    assert [line for line in lines if not LINE.fullmatch(line)] == []
+    loggers = {LINE.fullmatch(line).group(0).split("] ", 1)[1].split(":", 1)[0] for line in lines}
+    assert {"gunicorn.error", "gunicorn.access", "werkzeug"} <= loggers  # the app server's and the sandbox's
+    assert any("[rid-check] gunicorn.access: " in line and '"GET /healthz HTTP/1.1" 200' in line for line in lines)
+    assert "[-] sandbox.launch: Open " in lines[0]

@@ -23,7 +23,7 @@ from flask import current_app
 from flask_babel import gettext as _
 
 import oauth
-from b24.errors import B24Error, FlowError, FlowNotFound
+from b24.errors import B24Error, FlowError
 from core import clock
 from core.i18n import use_time_zone
 from core.redis_client import get_redis
@@ -109,15 +109,14 @@ class Checked:
 
 def _check_with_bitrix24(session: FrameSession, flow_id: int) -> Checked:
     """Read the flow, ``user.admin`` and ``profile`` with the user's token (one request); apply
-    Bitrix24's rule for switching. Raises ``FlowNotVisible``/``FlowNotFound``/``ScheduleNotAllowed``."""
+    Bitrix24's rule for switching. Raises ``FlowNotVisible`` (a refused read: no such flow, or
+    not one Bitrix24 shows the user) or ``ScheduleNotAllowed``."""
     client = rest_client_for(session.member_id, session.user_id)
     batch = client.batch(
         {"flow": (GET, {"flowId": flow_id}), "admin": ("user.admin", {}), "me": ("profile", {})}
     )
     try:
         flow = batch.get("flow")
-    except FlowNotFound:
-        raise
     except FlowError as exc:
         raise FlowNotVisible(exc) from None
     me = batch.results.get("me") if isinstance(batch.results.get("me"), dict) else {}

@@ -10,7 +10,7 @@ import redis
 
 from sandbox import data
 from services import schedule_store as store
-from tests.install.live import LiveApp, app_env, eventually
+from tests.install.live import LiveApp, app_env, eventually, left_behind
 from tests.schedules.conftest import DESIGN, SUPPORT, plan_over_http
 from tests.worker_process import WorkerProcess
 
@@ -40,7 +40,7 @@ def test_uninstall_deletes_the_plans_and_cancels_their_jobs(
     assert redis_db.zcard(store.DUE_KEY) == 4
 
     assert [d.status for d in sandbox.uninstall()] == [200]
-    assert not list(redis_db.scan_iter(f"fs:{{{sandbox.member_id}}}:*"))
+    assert not left_behind(redis_db, sandbox.member_id)
     assert not any(raw.exists(key) for key in job_keys)
     assert raw.zcard(b"rq:scheduled:flow-switch") == 0
     assert redis_db.zcard(store.DUE_KEY) == 0

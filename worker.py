@@ -14,6 +14,7 @@ whose worker died waiting that long.
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 
 from rq import Worker
@@ -28,10 +29,21 @@ log = logging.getLogger(__name__)
 
 #: RQ waits for a job this much less than its worker key lives (``Worker.dequeue_timeout``)
 _RQ_TTL_MARGIN = 15
+#: stop signals that came while the worker was starting, before RQ took over SIGINT and SIGTERM
+_early_stops: list[int] = []
+
+
+def _note_stop(signum: int, _frame: object) -> None:
+    _early_stops.append(signum)
 
 
 class FlowSwitchWorker(Worker):
     """RQ's worker, with the schedules' sweep in its maintenance round."""
+
+    def _install_signal_handlers(self) -> None:
+        super()._install_signal_handlers()
+        if _early_stops:  # asked to stop while starting: stop now, through RQ's own shutdown
+            self._stop_requested = True
 
     def run_maintenance_tasks(self) -> None:
         super().run_maintenance_tasks()
@@ -44,6 +56,9 @@ class FlowSwitchWorker(Worker):
 
 
 def main() -> int:
+    # Until RQ handles them (its worker loop), a stop signal is noted, not a traceback.
+    signal.signal(signal.SIGINT, _note_stop)
+    signal.signal(signal.SIGTERM, _note_stop)
     try:
         app = create_app()
     except ConfigError as exc:

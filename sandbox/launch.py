@@ -83,9 +83,11 @@ def run_children(app: list[str], worker: list[str] | None, env: dict[str, str], 
     def forward(signum: int, _frame: object) -> None:
         if not deadline:
             deadline.append(time.monotonic() + STOP_GRACE)
-        for child in children:
+        for index, child in enumerate(children):
             if child.poll() is None:
-                os.killpg(child.pid, signum)
+                # The worker gets SIGTERM: RQ's warm shutdown once it runs, and while Python is
+                # still starting it a quiet end, where SIGINT would print a KeyboardInterrupt.
+                os.killpg(child.pid, signum if index == 0 else signal.SIGTERM)
 
     signal.signal(signal.SIGINT, forward)
     signal.signal(signal.SIGTERM, forward)

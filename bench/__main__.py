@@ -19,6 +19,7 @@ from bench import (
     memory,
     page,
     ratelimit,
+    schedules,
     storm,
     switch,
     throughput,
@@ -36,6 +37,7 @@ BENCHMARKS: dict[str, Callable[[Options], list[Figure]]] = {
     first_open.NAME: first_open.run,
     bulk.NAME: bulk.run,
     activity.NAME: activity.run,
+    schedules.NAME: schedules.run,
     cluster.NAME: cluster.run,
     memory.NAME: memory.run,
 }

@@ -1,4 +1,4 @@
-"""10. Two app servers, one Redis Cluster: the app's guarantees hold across servers, and what a second one adds.
+"""11. Two app servers, one Redis Cluster: the app's guarantees hold across servers, and what a second one adds.
 
 Two gunicorn instances on two ports (as two machines would run them, each with the
 Procfile's settings) share a Redis Cluster of three masters; the jobs live on a plain

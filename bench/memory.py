@@ -1,4 +1,4 @@
-"""11. Memory: the Redis bytes a portal, each of its users and each known flow take, and 10,000 such portals.
+"""12. Memory: the Redis bytes a portal, each of its users and each known flow take, and 10,000 such portals.
 
 One portal is installed and used as people use it: ``USERS`` users (the installing admin
 and others) each open the page once, ``FLOWS`` flows are known and read, and every flow's owner switches

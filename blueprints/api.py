@@ -16,7 +16,7 @@ from flask.typing import ResponseReturnValue
 
 from core.errors import error_response, quoted
 from core.i18n import use_portal_language
-from services import activity, activity_view, bulk, discovery, frame_session, pages, switching
+from services import activity, activity_view, bulk, discovery, frame_session, pages, schedules, switching
 from services.activity import Filters
 from services.errors import ANSWERS, BadActivityQuery, BadBulkRequest, BadSwitchRequest, InvalidFlowRef
 from services.frame_session import FrameSession
@@ -154,3 +154,30 @@ def add_flow() -> ResponseReturnValue:
 @bp.post("/discovery")
 def rediscover() -> ResponseReturnValue:
     return jsonify(started=pages.rediscover(session())), 202
+
+
+# --- scheduled pause and resume (services/schedules.py) ----------------------------------
+
+
+@bp.get("/schedules")
+def list_schedules() -> ResponseReturnValue:
+    """The planned changes the user may see; ``?tz=`` is the browser's zone (used when Bitrix24 has none)."""
+    return jsonify(schedules.listing(session(), request.args.get("tz", "")))
+
+
+@bp.post("/schedules")
+def create_schedule() -> ResponseReturnValue:
+    plan = schedules.Plan.from_json(request.get_json(silent=True))
+    return jsonify(schedule=schedules.create(session(), plan)), 201
+
+
+@bp.put("/schedules/<schedule_id>")
+def replace_schedule(schedule_id: str) -> ResponseReturnValue:
+    plan = schedules.Plan.from_json(request.get_json(silent=True), flow_required=False)
+    return jsonify(schedule=schedules.replace_plan(session(), schedule_id, plan))
+
+
+@bp.delete("/schedules/<schedule_id>")
+def cancel_schedule(schedule_id: str) -> ResponseReturnValue:
+    schedules.cancel(session(), schedule_id)
+    return jsonify(cancelled=schedule_id)

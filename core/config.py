@@ -78,6 +78,20 @@ DEFAULTS: dict[str, Any] = {
     "UNINSTALL_TOMBSTONE_SECONDS": 7 * 86400,
     # an administrator's page open checks the app's event handlers (event.get) at most this often
     "EVENTS_CHECK_SECONDS": 3600,
+    # the job worker's housekeeping (RQ's registries, its scheduler, the schedules' sweep), seconds
+    "JOBS_MAINTENANCE_SECONDS": 30,
+    # scheduled pause and resume (services/schedules.py)
+    "SCHEDULES_PER_USER": 100,
+    # a finished or failed schedule stays on the page this long (seconds), then goes
+    "SCHEDULE_KEEP_FINISHED": 14 * 86400.0,
+    # an edge Bitrix24 could not take (busy, unreachable) is tried again for this long after its time
+    "SCHEDULE_RETRY_FOR": 3600.0,
+    # an edge still pending this long after its time, with no job waiting for it, is queued again
+    "SCHEDULE_CATCH_UP_AFTER": 30.0,
+    # a pending schedule's user gets a fresh token pair when theirs is this old (refresh tokens
+    # lived 28 days in older Bitrix24 docs), checked every SCHEDULE_TOKEN_CHECK_EVERY seconds
+    "SCHEDULE_TOKEN_REFRESH_AFTER": 14 * 86400.0,
+    "SCHEDULE_TOKEN_CHECK_EVERY": 3600.0,
 }
 
 _BOOL = {
@@ -191,6 +205,10 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
             "JOBS_REDIS_URL must name a plain or Sentinel Redis: background jobs (RQ) cannot run "
             "on a Redis Cluster, and REDIS_URL is a redis+cluster:// URL"
         )
+    if config["JOBS_MAINTENANCE_SECONDS"] < 1:
+        raise ConfigError("JOBS_MAINTENANCE_SECONDS must be at least 1")
+    if config["SCHEDULES_PER_USER"] < 1:
+        raise ConfigError("SCHEDULES_PER_USER must be at least 1")
     if config["PROXY_COUNT"] < 0:
         raise ConfigError("PROXY_COUNT must be 0 or more")
     if config["FLOW_LIST_REPROBE_SECONDS"] < 1:

@@ -1,10 +1,11 @@
-"""Languages: Flask-Babel with the locale taken from the portal frame's ``LANG``.
+"""Languages and time zones: Flask-Babel with the locale taken from the portal frame's ``LANG``.
 
 Bitrix24 sends its own language ids, most of them ISO 639-1 but a few not
 (``ua`` is Ukrainian, ``br`` Brazilian Portuguese, ...). The page and the API set
 the language of the request with ``use_portal_language``; anything without a
 catalogue falls back to English, so ``<html lang>`` always names the language
-the text is really in.
+the text is really in. Times are shown in the zone ``use_time_zone`` names (the user's
+Bitrix24 ``TIME_ZONE``, else their browser's), UTC when none is known.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytz
 from babel import Locale
 from flask import Flask, current_app, g
 from flask_babel import Babel
@@ -50,6 +52,17 @@ def use_portal_language(lang: str | None) -> str:
     return g.fs_locale
 
 
+def known_time_zone(name: object) -> bool:
+    """Whether ``name`` is an IANA time zone both Babel's formatting (pytz) and the standard library know."""
+    return isinstance(name, str) and name in pytz.all_timezones_set
+
+
+def use_time_zone(zone: str | None) -> str:
+    """Show times in ``zone`` for the rest of this request (UTC when it is not a known zone); returns it."""
+    g.fs_time_zone = zone if known_time_zone(zone) else "UTC"
+    return g.fs_time_zone
+
+
 def html_lang() -> str:
     """The current locale as a BCP-47 tag for ``<html lang>`` (``pt_BR`` -> ``pt-BR``)."""
     return str(Locale.parse(g.get("fs_locale", DEFAULT_LOCALE))).replace("_", "-")
@@ -57,5 +70,10 @@ def html_lang() -> str:
 
 def init_app(app: Flask) -> None:
     app.extensions["fs_locales"] = available_locales(app)
-    Babel(app, default_locale=DEFAULT_LOCALE, locale_selector=lambda: g.get("fs_locale", DEFAULT_LOCALE))
+    Babel(
+        app,
+        default_locale=DEFAULT_LOCALE,
+        locale_selector=lambda: g.get("fs_locale", DEFAULT_LOCALE),
+        timezone_selector=lambda: g.get("fs_time_zone", "UTC"),
+    )
     app.jinja_env.globals["html_lang"] = html_lang

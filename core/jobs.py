@@ -8,18 +8,25 @@ refuses across slots; so on a Cluster ``JOBS_REDIS_URL`` names a plain or Sentin
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from datetime import timedelta
+import math
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Flask, current_app
 from rq import Queue
-from rq.job import Job
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+from rq.registry import ScheduledJobRegistry
 
 from core.redis_client import connect
 
 QUEUE_NAME = "flow-switch"
 EXTENSION = "flow_switch.jobs"
+#: a failed job's record is kept this long for inspection (RQ's default is a year)
+FAILURE_TTL = 7 * 86400
+#: states in which a job will still run without anyone's help
+_WAITING = {JobStatus.QUEUED, JobStatus.DEFERRED}
 
 
 def jobs_url(config: Mapping[str, Any]) -> str:
@@ -41,3 +48,52 @@ def get_queue() -> Queue:
 def run_later(seconds: float, func: Callable[..., Any], *args: Any, job_id: str | None = None) -> Job:
     """Run ``func(*args)`` in the worker in ``seconds``; a job with the same ``job_id`` is replaced."""
     return get_queue().enqueue_in(timedelta(seconds=seconds), func, *args, job_id=job_id)
+
+
+def run_at(when: float, func: Callable[..., Any], *args: Any, job_id: str, timeout: float) -> Job:
+    """Run ``func(*args)`` in a worker at ``when`` (epoch seconds; now if past), at most ``timeout``
+    seconds long. A job with the same ``job_id`` is replaced; its result is not kept."""
+    # RQ keeps scheduled times in whole seconds, cut down: round up, so a job never runs early.
+    return get_queue().enqueue_at(
+        datetime.fromtimestamp(math.ceil(when), UTC),
+        func,
+        *args,
+        job_id=job_id,
+        job_timeout=int(timeout),
+        result_ttl=0,
+        failure_ttl=FAILURE_TTL,
+    )
+
+
+def run_now(func: Callable[..., Any], *args: Any, job_id: str, timeout: float) -> Job:
+    """Queue ``func(*args)`` for the next free worker (no scheduler needed), like ``run_at``; a job
+    with the same id, scheduled or failed, is deleted first so it cannot run a second time."""
+    cancel([job_id])
+    return get_queue().enqueue(
+        func, *args, job_id=job_id, job_timeout=int(timeout), result_ttl=0, failure_ttl=FAILURE_TTL
+    )
+
+
+def cancel(job_ids: Iterable[str]) -> None:
+    """Delete the jobs (from the queue and every registry); unknown ids are fine."""
+    connection = get_queue().connection
+    for job_id in job_ids:
+        try:
+            Job.fetch(job_id, connection=connection).delete()
+        except NoSuchJobError:
+            continue
+
+
+def waiting(job_id: str, *, overdue_before: float) -> bool:
+    """Whether the job will run without anyone's help: queued, or scheduled for a time after
+    ``overdue_before`` (epoch seconds; one scheduled before it is late: no scheduler moved it)."""
+    queue = get_queue()
+    try:
+        job = Job.fetch(job_id, connection=queue.connection)
+    except NoSuchJobError:
+        return False
+    status = job.get_status()
+    if status == JobStatus.SCHEDULED:
+        at = ScheduledJobRegistry(queue=queue).get_scheduled_time(job)
+        return at.timestamp() >= overdue_before
+    return status in _WAITING

@@ -29,3 +29,9 @@ def portal_prefix(member_id: str) -> str:
 def portal_key(member_id: str, *parts: object) -> str:
     """``fs:{M}:part1:part2``."""
     return portal_prefix(member_id) + ":".join(str(part) for part in parts)
+
+
+def app_key(*parts: object) -> str:
+    """``fs:part1:part2``: a key of the whole app, no portal's (no hash tag; used alone, never
+    beside a portal's keys in one command, so it may sit in any Cluster slot)."""
+    return "fs:" + ":".join(str(part) for part in parts)

@@ -103,7 +103,8 @@ def endpoint(path: str) -> Response:
     with state.serving():
         if state.settings.latency:
             time.sleep(state.settings.latency)
-        fault = state.take_fault(requested_methods(name, params))
+        requested = requested_methods(name, params)
+        fault = state.take_fault(requested)
         if fault is not None:
             return error_response(fault)
         try:
@@ -111,4 +112,7 @@ def endpoint(path: str) -> Response:
             result, timing = execute(session or authenticate(state, token, params), name, started)
         except RestError as error:
             return error_response(error)
+        delays = state.settings.reply_latency
+        if delays:
+            time.sleep(max(delays.get(method, 0.0) for method in requested))
         return json_response(envelope(result.value, timing, total=result.total, next=result.next))

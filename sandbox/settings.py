@@ -36,6 +36,10 @@ class SandboxSettings:
     # which stays under the core's 0.1 s recording threshold, so nothing accumulates).
     operating_cost: dict[str, float] = field(default_factory=dict)
     latency: float = 0.0
+    # method -> seconds the answer to a request that ran it (a batch: any of its calls) takes back
+    # after it ran (the return leg of a round trip): a drill kills a client that has switched a
+    # flow but not heard so yet.
+    reply_latency: dict[str, float] = field(default_factory=dict)
     auth_latency: float = 0.0
     # Authorization server outage: None, "500" or "timeout" (sleeps auth_timeout_sleep, then 500).
     auth_fault: str | None = None

@@ -93,6 +93,69 @@ class InvalidFlowRef(ValueError):
     """Neither a flow id nor a link to a flow on this portal."""
 
 
+# --- schedules (services/schedules.py) ---------------------------------------------
+
+
+class BadScheduleRequest(ValueError):
+    """The body of a schedule is not JSON of the documented shape (or a time is not a date and time)."""
+
+
+class EmptySchedule(ValueError):
+    """Neither a pause nor a resume time."""
+
+
+class TimeInPast(ValueError):
+    """A pause or resume time that has passed."""
+
+
+class TimeTooFarAhead(ValueError):
+    """A time more than a year ahead."""
+
+
+class ResumeBeforePause(ValueError):
+    """The resume time is not after the pause time."""
+
+
+class NoSuchLocalTime(ValueError):
+    """A wall-clock time the user's zone skips (the hour the clocks move forward)."""
+
+    def __init__(self, local: str) -> None:
+        super().__init__(local)
+        self.description = local
+
+
+class TooManySchedules(Exception):
+    """The user already has as many pending schedules as ``SCHEDULES_PER_USER`` allows."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self.description = str(limit)
+
+
+class ScheduleOverlap(Exception):
+    """Another pending schedule of the flow covers part of the same time; ``description`` says which."""
+
+    def __init__(self, description: str) -> None:
+        super().__init__(description)
+        self.description = description
+
+
+class ScheduleNotAllowed(Exception):
+    """Bitrix24's rule says the user may not switch the flow (not its creator, administrator or a portal admin)."""
+
+
+class ScheduleNotFound(Exception):
+    """No such schedule on the portal (cancelled, pruned, or never there)."""
+
+
+class NotYourSchedule(Exception):
+    """Only the user who planned a change may change its times."""
+
+
+class PauseAlreadyDone(ValueError):
+    """A new pause time for a schedule whose pause already happened."""
+
+
 TOKEN_DEAD = Answer(401, "token_dead", _l("Bitrix24 no longer accepts your sign-in. Open the app again."))
 BUSY_PORTAL = Answer(503, "rate_limited", _l("Bitrix24 is busy, retrying…"))
 UNREACHABLE = Answer(502, "portal_unreachable", _l("Bitrix24 cannot be reached right now. Try again in a moment."))
@@ -150,6 +213,41 @@ ANSWERS = ErrorTable(
             429, "too_many_attempts", _l("Too many requests could not be verified; please try again in a minute.")
         ),
         FormExpired: Answer(400, "bad_form", _l("This form has expired; please open it again.")),
+        BadScheduleRequest: Answer(
+            400,
+            "bad_request",
+            _l("Send the schedule as JSON: a flow number and a pause time, a resume time or both, like 2026-12-24T18:00."),
+        ),
+        EmptySchedule: Answer(400, "empty_schedule", _l("Choose when to pause, when to resume, or both.")),
+        TimeInPast: Answer(400, "in_past", _l("That time has already passed. Choose a time in the future.")),
+        TimeTooFarAhead: Answer(400, "too_far_ahead", _l("A schedule can reach at most a year ahead.")),
+        ResumeBeforePause: Answer(400, "resume_before_pause", _l("The resume time must come after the pause time.")),
+        NoSuchLocalTime: Answer(
+            400,
+            "no_such_time",
+            _l("%(reason)s does not exist in your time zone: the clocks skip that hour. Choose another time."),
+        ),
+        TooManySchedules: Answer(
+            422,
+            "too_many_schedules",
+            _l("You already have %(reason)s planned changes, the most allowed. Cancel one first."),
+        ),
+        ScheduleOverlap: Answer(
+            422, "overlap", _l("This flow already has a planned change at that time: %(reason)s")
+        ),
+        ScheduleNotAllowed: Answer(
+            403,
+            "forbidden",
+            _l(
+                "You can't schedule this flow: only its creator, its administrator or a portal "
+                "administrator can switch it."
+            ),
+        ),
+        ScheduleNotFound: Answer(404, "schedule_not_found", _l("This planned change no longer exists.")),
+        NotYourSchedule: Answer(403, "not_yours", _l("Only the person who planned this change can change its times.")),
+        PauseAlreadyDone: Answer(
+            422, "pause_done", _l("The pause has already happened; only the resume time can change.")
+        ),
         SignInLinkExpired: Answer(
             400, "bad_request", _l("This sign-in link is no longer valid; please connect your portal again.")
         ),

@@ -18,7 +18,7 @@ from core.keys import portal_key
 from core.redis_client import get_redis
 from core.throttle import FixedWindow
 from oauth.tokens import rest_client_for
-from services import discovery, event_bindings, flows, frame_session, portals
+from services import discovery, event_bindings, flows, frame_session, portals, user_zones
 from services.frame_session import FrameSession
 from services.frames import FrameContext, accept_frame_post
 
@@ -48,7 +48,9 @@ def open_page(ctx: FrameContext, *, events_url: str = "") -> OpenedPage:
     try:
         client = rest_client_for(ctx.member_id, ctx.user_id)
         checks = event_bindings.check_commands(r, ctx.member_id) if events_url else {}
-        page = flows.load_page(client, r, ctx.member_id, ctx.user_id, ctx.portal_origin, extra=checks)
+        extra = {**checks, **user_zones.PROFILE_COMMAND}  # the user's time zone, for planned changes
+        page = flows.load_page(client, r, ctx.member_id, ctx.user_id, ctx.portal_origin, extra=extra)
+        user_zones.remember(r, ctx.member_id, ctx.user_id, page.extras.get(user_zones.PROFILE_KEY))
         if page.is_admin and checks:
             event_bindings.mend(client, r, ctx.member_id, page.extras.get(event_bindings.CHECK_KEY), events_url=events_url)
     except B24Error as error:

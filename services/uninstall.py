@@ -23,6 +23,7 @@ from oauth import store, verifier
 from oauth.store import Portal
 from oauth.tokens import user_tokens
 from oauth.verify import TokenRefused, VerificationFailed
+from services import schedules
 
 log = logging.getLogger(__name__)
 
@@ -95,12 +96,13 @@ def _recheck_later(member_id: str, delay: float) -> None:
 
 
 def _delete(member_id: str) -> None:
+    plans = schedules.forget_portal(member_id)  # their jobs; their keys go with the portal's
     deleted = store().delete_portal(member_id)
     # After the delete (which takes every key of the portal): events come through a queue,
     # and an install event that arrives late must not bring the portal back.
     lifetime = int(current_app.config["UNINSTALL_TOMBSTONE_SECONDS"])
     get_redis().set(tombstone_key(member_id), f"{time.time():.0f}", ex=max(1, lifetime))
-    log.info("Portal %s uninstalled: %d keys deleted", member_id, deleted)
+    log.info("Portal %s uninstalled: %d keys deleted, %d planned changes cancelled", member_id, deleted, plans)
 
 
 def tombstone_key(member_id: str) -> str:

@@ -178,6 +178,7 @@
     for (const [id, row] of rows) if (!flows.has(id)) (row.remove(), rows.delete(id));
     list.replaceChildren(...fresh);
     applyFilter();
+    document.dispatchEvent(new CustomEvent("fs:rendered")); // static/schedules.js decorates the rows
   }
 
   // --- switching -----------------------------------------------------------------
@@ -321,7 +322,7 @@
     radio.addEventListener("change", applyFilter);
   }
 
-  // What the page's other scripts (bulk.js, activity.js) build on.
+  // What the page's other scripts (bulk.js, activity.js, schedules.js) build on.
   window.FlowSwitch = {
     data, text, api, ApiError, fill, sleep, explain, fitWindow, flows, rows, showState, showAlert, applyFilter,
     MAX_RETRIES,

@@ -16,7 +16,13 @@ from core.redis_server import RedisServer
 #: the app's SECRET_KEY in tests (never a default of the app: it refuses to start without one)
 TEST_SECRET_KEY = "test-secret-key-" + "0123456789abcdef" * 2
 
-pytest_plugins = ["sandbox.testing", "tests.gunicorn_app", "tests.install.live", "tests.redis_topologies"]
+pytest_plugins = [
+    "sandbox.testing",
+    "tests.gunicorn_app",
+    "tests.install.live",
+    "tests.redis_topologies",
+    "tests.worker_process",
+]
 
 
 @pytest.fixture(scope="session")

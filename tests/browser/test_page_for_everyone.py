@@ -166,7 +166,7 @@ def test_from_200_px_up_nothing_overflows_and_words_wrap_between_words(
     expect(frame.locator("#fs-alert-6")).not_to_be_empty()
     frame.locator(".fs-select__input").first.check()
     document = app_frame(tall_page)
-    flows_view, activity_view, dialog = (frame.locator(s) for s in ("#fs-flows-view", "#fs-activity", "dialog"))
+    flows_view, activity_view, dialog = (frame.locator(s) for s in ("#fs-flows-view", "#fs-activity", "#fs-bulk-dialog"))
     problems: dict[str, list[str]] = {}
     for width in WIDTHS:
         set_frame_width(tall_page, document, width)

@@ -64,6 +64,9 @@ PATHS = [
     "/api/flows/-1",
     "/api/flows/abc",
     "/api/discovery",
+    "/api/schedules",
+    "/api/schedules/0123456789abcdef01234567",
+    "/api/schedules/..%2Fuser",
     "/api/",
     "/healthz",
     "/readyz",
@@ -115,6 +118,11 @@ def fuzz_target(
         "server_domain": [sandbox.auth_url.split("://")[1]],
         "ref": ["1", "7", f"{sandbox.portal_url}/company/personal/user/3/tasks/flow/?ID_from=2"],
         "active": ["true", "false"],
+        "flow_id": ["1", "6"],
+        "pause_at": ["2031-12-24T18:00", "2031-03-09T02:30", "yesterday"],
+        "resume_at": ["2031-12-24T18:00", "2032-01-08T09:00+01:00"],
+        "time_zone": ["Europe/Berlin", "Not/AZone"],
+        "tz": ["America/New_York", "../x"],
     }
     return drill_app, realistic, page.session
 
@@ -270,10 +278,11 @@ def assert_harmless(response: Any, request: dict[str, Any]) -> None:
 def snapshot(r: redis.Redis, member_id: str) -> dict[str, Any]:
     """Every key but the read caches a valid session's reads legitimately move.
 
-    Those are the portal's rate-limit bucket and what Bitrix24 last said about flows
-    (``flow:<id>``, ``visible:<user>``); everything else must stay as it was.
+    Those are the portal's rate-limit bucket and what Bitrix24 last said about flows and users
+    (``flow:<id>``, ``visible:<user>``, a user's time zone ``tz:<user>``); everything else must
+    stay as it was.
     """
-    caches = re.compile(re.escape(portal_key(member_id, "")) + r"(bucket|flow:\d+|visible:\d+)$")
+    caches = re.compile(re.escape(portal_key(member_id, "")) + r"(bucket|flow:\d+|visible:\d+|tz:\d+)$")
     return {key: value for key, value in app_state(r).items() if not caches.match(key)}
 
 

@@ -8,12 +8,7 @@ uninstall still removes everything, at once or from the background re-check.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -25,11 +20,9 @@ from rq.registry import ScheduledJobRegistry
 from core.jobs import QUEUE_NAME
 from sandbox import data
 from services import uninstall
-from tests.conftest import TEST_SECRET_KEY
 from tests.install.live import LiveApp, app_env, eventually, left_behind, redis_dump, spend_refresh_token
 from tests.install.test_forgery import _event
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.worker_process import WorkerProcess
 
 
 def portal_keys(r: redis.Redis, member_id: str) -> dict[str, Any]:
@@ -118,46 +111,23 @@ def test_the_recheck_deletes_once_bitrix24_confirms_and_gives_up_after_the_windo
     assert not left_behind(redis_db, sandbox.member_id)
 
 
-@contextmanager
-def worker_process(sandbox: Any, redis_url: str, tmp_path: Path) -> Iterator[Path]:
-    """The Procfile's worker (RQ with its scheduler, the web process's settings); yields its log."""
-    env = {
-        **os.environ,
-        **app_env(sandbox),
-        "APP_ENV": "testing",
-        "SECRET_KEY": TEST_SECRET_KEY,
-        "REDIS_URL": redis_url,
-        "INSTANCE_DIR": str(tmp_path),
-        "LOG_FORMAT": "text",
-    }
-    log = tmp_path / "worker.log"
-    with log.open("wb") as out:
-        worker = subprocess.Popen(
-            [sys.executable, "worker.py"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    try:
-        yield log
-    finally:
-        worker.terminate()
-        worker.wait(timeout=20)
-
-
 def test_the_worker_process_completes_a_pending_uninstall(
-    installed_portal: Any, live_app: LiveApp, redis_db: redis.Redis, redis_url: str, tmp_path: Path
+    installed_portal: Any, live_app: LiveApp, redis_db: redis.Redis, job_worker: Callable[..., WorkerProcess]
 ):
+    # The Procfile's worker: RQ with its scheduler, the same settings as the web process.
     sandbox = installed_portal
     sandbox.settings.auth_fault = "500"
     with live_app.app.app_context():
         live_app.app.config["UNINSTALL_RECHECK_FIRST"] = 0.2
         assert [d.status for d in sandbox.uninstall()] == [202]
     sandbox.settings.auth_fault = None
-    with worker_process(sandbox, redis_url, tmp_path) as log:
-        eventually(lambda: not redis_db.exists(f"fs:{{{sandbox.member_id}}}:portal"), timeout=20)
-    assert not left_behind(redis_db, sandbox.member_id), log.read_text()
+    worker = job_worker(app_env(sandbox))
+    eventually(lambda: not redis_db.exists(f"fs:{{{sandbox.member_id}}}:portal"), timeout=20)
+    assert not left_behind(redis_db, sandbox.member_id), worker.log()
 
 
 def test_an_uninstall_event_that_comes_before_the_revocation_is_completed_after_it(
-    installed_portal: Any, live_app: LiveApp, redis_db: redis.Redis, redis_url: str, tmp_path: Path
+    installed_portal: Any, live_app: LiveApp, redis_db: redis.Redis, job_worker: Callable[..., WorkerProcess]
 ):
     # Issue 15.6: the event arrives while the authorization server still confirms the app
     # (the sandbox revokes right after delivering it). Before, it was refused for good.
@@ -167,7 +137,7 @@ def test_an_uninstall_event_that_comes_before_the_revocation_is_completed_after_
     assert [d.status for d in sandbox.uninstall()] == [202]  # still confirmed: kept pending
     assert sandbox.install_state == "absent"  # revoked once the event was delivered
     assert redis_db.exists(f"fs:{{{sandbox.member_id}}}:portal")
-    with worker_process(sandbox, redis_url, tmp_path) as log:
-        eventually(lambda: not redis_db.exists(f"fs:{{{sandbox.member_id}}}:portal"), timeout=20)
-    assert not left_behind(redis_db, sandbox.member_id), log.read_text()
+    worker = job_worker(app_env(sandbox))
+    eventually(lambda: not redis_db.exists(f"fs:{{{sandbox.member_id}}}:portal"), timeout=20)
+    assert not left_behind(redis_db, sandbox.member_id), worker.log()
     assert redis_db.exists(uninstall.tombstone_key(sandbox.member_id))

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from sandbox.data import ADMIN, HTML_FLOW_NAME, MEMBER, OUTSIDER, OWNER
 from sandbox.flow_texts import LANGUAGES, TRANSLATIONS
+from tests.install.live import eventually
 
 DENIED = {"error": "0", "error_description": "Access denied or flow not found"}
 
@@ -175,3 +178,17 @@ def test_seed_many_flows(sandbox, rest):
     ids = sandbox.seed_many_flows(300)
     assert len(ids) == 300 and ids[0] == 7
     assert rest("tasks.flow.Flow.get", {"flowId": ids[-1]}, user=MEMBER).json()["result"]["id"] == ids[-1]
+
+
+
+def test_reply_latency_holds_the_answer_after_the_switch_happened(sandbox, rest):
+    sandbox.settings.reply_latency = {"tasks.flow.Flow.activate": 2.0}
+    answered = threading.Event()
+    caller = threading.Thread(
+        target=lambda: (rest("tasks.flow.Flow.activate", {"flowId": 1}, user=OWNER), answered.set())
+    )
+    caller.start()
+    eventually(lambda: bool(sandbox.flow_changes()))
+    assert sandbox.flow(1).active is False and not answered.is_set()  # switched; the caller does not know yet
+    caller.join(10)
+    assert answered.is_set()

@@ -12,10 +12,13 @@ import sys
 from pathlib import Path
 
 import pytest
+import redis
 import requests
+from rq import Worker
 
 from core.gunicorn_server import answers_ok
 from core.redis_server import free_port
+from tests.install.live import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 # A stand-in app: prints the variables the launcher must pass, then waits for a signal.
@@ -88,14 +91,24 @@ def test_launch_passes_the_sandbox_env_and_stops_cleanly(signum):
 
 
 @pytest.mark.gunicorn
-def test_launch_runs_the_app_under_gunicorn(redis_server):
-    process, ports = launch({"REDIS_URL": redis_server.url, "WEB_CONCURRENCY": "1", "GUNICORN_THREADS": "2"})
+@pytest.mark.parametrize("redis_kind", ["embedded", "given"])
+def test_launch_runs_the_app_under_gunicorn_and_its_job_worker(redis_server, redis_db, tmp_path, redis_kind):
+    given = redis_kind == "given"
+    settings = {"REDIS_URL": redis_server.url} if given else {"REDIS_URL": "", "INSTANCE_DIR": str(tmp_path)}
+    process, ports = launch({**settings, "WEB_CONCURRENCY": "1", "GUNICORN_THREADS": "2"})
     try:
         read_line(process, "Open ")
         health = f"http://localhost:{ports['PORT']}/healthz"
         assert answers_ok(health, process, timeout=30), "the app did not come up under gunicorn"
+        # python worker.py, on the same Redis (the embedded one: found through instance/redis/url)
+        url = redis_server.url if given else (tmp_path / "redis" / "url").read_text().strip()
+        jobs_redis = redis.Redis.from_url(url)
+        # One worker, in its job loop (a signal before that ends it without its shutdown).
+        eventually(lambda: [w.get_state() for w in Worker.all(connection=jobs_redis)] == ["idle"], timeout=30)
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 0
+        if given:
+            assert Worker.all(connection=jobs_redis) == []  # it stopped with the app (and its Redis did)
         with pytest.raises(requests.ConnectionError):
             requests.get(health, timeout=2)
     finally:

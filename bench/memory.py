@@ -26,7 +26,7 @@ USERS, FLOWS = 50, 30
 PORTALS = 10_000
 
 # What each key belongs to, by its name after the portal's prefix "fs:{M}:".
-_PER_USER = re.compile(r"(user|visible|fresh|switching):\d+$|verified:")
+_PER_USER = re.compile(r"(user|visible|fresh|switching|tz):\d+$|verified:")
 _PER_FLOW = re.compile(r"flow:\d+$")
 _TRANSIENT = re.compile(r"lock:")  # held while something runs: not part of what a portal keeps
 CACHE_MS = 24 * 3600 * 1000  # a key that lives this long or less is a cache

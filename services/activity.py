@@ -38,6 +38,8 @@ from services.user_names import users_key
 
 #: what came of a tried change
 DONE, REFUSED, FAILED = "done", "refused", "failed"
+#: what came of a notice besides FAILED: nobody told (it would reach too many), not everyone reachable
+TOO_MANY, HIDDEN = "too_many", "hidden"
 #: what asked for a change (``services/switching.switch(..., how=...)``), and the entries of notices
 #: about a change that did not reach everyone (``services/flow_notices.py``)
 NOTICE = "notice"

@@ -52,7 +52,7 @@ log = logging.getLogger(__name__)
 
 #: what a report says happened: some people were not reached, the notice would have reached too
 #: many (nobody was told), or some of the flow's people are hidden from the switcher
-FAILED, TOO_MANY, HIDDEN = activity.FAILED, "too_many", "hidden"
+FAILED, TOO_MANY, HIDDEN = activity.FAILED, activity.TOO_MANY, activity.HIDDEN
 #: the longest one notice job may take (it waits behind people for the portal's budget)
 JOB_TIMEOUT = 600
 

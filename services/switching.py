@@ -21,7 +21,9 @@ and ``PER_USER`` in all in flight; a bulk counts as one (one mark, ``bulk:<token
 Redis round trips: the portal record and the user's pair (one), the admission (in-flight
 mark, budget and the locks in one script), the release (locks, mark, unused budget, the
 flows' cache entries and the activity log's entries in one script). A lock another
-switch holds costs a wait and a round trip or two more.
+switch holds costs a wait and a round trip or two more. The people of the flows a switch
+changed are told after its answer is sent (``services/flow_notices.py``): nothing of that
+happens before the answer.
 """
 
 from __future__ import annotations

@@ -12,13 +12,16 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app
-from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 import oauth
 from core.redis_client import get_redis
 from services import flow_notices, notice_store, notices, portals, switch_rights
 from services.errors import NoticeNotAllowed
 from services.frame_session import FrameSession
+
+#: a report of a notice that could not even start (the flow or its people could not be read)
+_NOBODY_REACHED = "nobody_reached"
 
 
 def view(session: FrameSession) -> dict[str, Any]:
@@ -54,6 +57,33 @@ def set_enabled(session: FrameSession, enabled: bool) -> dict[str, Any]:
     return {"enabled": enabled}
 
 
+#: what a report says, for a paused and for a resumed flow
+_REPORTS = {
+    flow_notices.TOO_MANY: (
+        _l("Nobody was told that “%(name)s” was paused: that would be %(num)d people, more than the %(limit)d "
+           "one notice may reach. Choose fewer people in its notice setting."),
+        _l("Nobody was told that “%(name)s” was resumed: that would be %(num)d people, more than the "
+           "%(limit)d one notice may reach. Choose fewer people in its notice setting."),
+    ),
+    flow_notices.HIDDEN: (
+        _l("Not everyone was told that “%(name)s” was paused: Bitrix24 does not let you see some of its "
+           "people (a department, a workgroup or “all users”)."),
+        _l("Not everyone was told that “%(name)s” was resumed: Bitrix24 does not let you see some of its "
+           "people (a department, a workgroup or “all users”)."),
+    ),
+    flow_notices.FAILED: (
+        _l("Not everyone was told that “%(name)s” was paused: Bitrix24 did not take the notice for %(num)d "
+           "of %(of)d people."),
+        _l("Not everyone was told that “%(name)s” was resumed: Bitrix24 did not take the notice for "
+           "%(num)d of %(of)d people."),
+    ),
+    _NOBODY_REACHED: (
+        _l("Nobody was told that “%(name)s” was paused: Bitrix24 refused or did not answer."),
+        _l("Nobody was told that “%(name)s” was resumed: Bitrix24 refused or did not answer."),
+    ),
+}
+
+
 def report_text(report: dict[str, Any]) -> str:
     """One report for people, in the request's language."""
     values = {
@@ -62,34 +92,8 @@ def report_text(report: dict[str, Any]) -> str:
         "of": int(report.get("of") or 0),
         "limit": int(report.get("limit") or 0),
     }
-    paused = not report.get("active")
     kind = report.get("kind")
-    if kind == flow_notices.TOO_MANY:
-        return (
-            _("Nobody was told that “%(name)s” was paused: that would be %(num)d people, more than the %(limit)d "
-              "one notice may reach. Choose fewer people in its notice setting.", **values)
-            if paused
-            else _("Nobody was told that “%(name)s” was resumed: that would be %(num)d people, more than the "
-                   "%(limit)d one notice may reach. Choose fewer people in its notice setting.", **values)
-        )
-    if kind == flow_notices.HIDDEN:
-        return (
-            _("Not everyone was told that “%(name)s” was paused: Bitrix24 does not let you see some of its "
-              "people (a department, a workgroup or “all users”).", **values)
-            if paused
-            else _("Not everyone was told that “%(name)s” was resumed: Bitrix24 does not let you see some of its "
-                   "people (a department, a workgroup or “all users”).", **values)
-        )
-    if values["of"]:
-        return (
-            _("Not everyone was told that “%(name)s” was paused: Bitrix24 did not take the notice for %(num)d "
-              "of %(of)d people.", **values)
-            if paused
-            else _("Not everyone was told that “%(name)s” was resumed: Bitrix24 did not take the notice for "
-                   "%(num)d of %(of)d people.", **values)
-        )
-    return (
-        _("Nobody was told that “%(name)s” was paused: Bitrix24 refused or did not answer.", **values)
-        if paused
-        else _("Nobody was told that “%(name)s” was resumed: Bitrix24 refused or did not answer.", **values)
-    )
+    if kind == flow_notices.FAILED and not values["of"]:
+        kind = _NOBODY_REACHED  # the job could not even read the flow or its people
+    paused, resumed = _REPORTS.get(str(kind), _REPORTS[_NOBODY_REACHED])
+    return str(resumed if report.get("active") else paused) % values

@@ -14,13 +14,7 @@ from app import create_app
 from sandbox import data
 from sandbox.server import SandboxServer
 from services import notice_store
-from tests.browser.a11y import (
-    app_frame,
-    assert_dialog_keeps_and_returns_focus,
-    assert_no_axe_violations,
-    layout_problems,
-    set_frame_width,
-)
+from tests.browser.a11y import app_frame, assert_dialog_works_for_everyone
 from tests.browser.test_flows_in_portal import open_app
 from tests.install.live import LiveApp, app_env, eventually, serve
 from tests.notices.conftest import NOTICE_SCOPE
@@ -123,14 +117,7 @@ def test_the_setting_works_for_everyone(page: Page, sandbox: SandboxServer, live
     frame = open_app(page, sandbox, data.ADMIN)
     document = app_frame(page)
     opener = frame.get_by_role("button", name="Who is told about Budget approvals")
-    assert_dialog_keeps_and_returns_focus(page, document, opener, "#fs-notice-dialog")
-    opener.click()
-    expect(notice_dialog(frame, "Budget approvals")).to_be_visible()
-    assert_no_axe_violations(document, context={"include": [["#fs-notice-dialog"], ["#fs-notices"]]})
-    page.keyboard.press("Escape")
-    for width in (320, 1280):
-        set_frame_width(page, document, width)
-        assert layout_problems(document) == []
+    assert_dialog_works_for_everyone(page, document, opener, "#fs-notice-dialog", "#fs-notices")
 
     # An administrator turns notices off for the whole portal, and on again.
     toggle = frame.get_by_role("checkbox", name="Tell a flow's people in Bitrix24 when it is paused or resumed")

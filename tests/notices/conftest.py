@@ -17,10 +17,9 @@ from werkzeug.test import TestResponse
 
 from core.jobs import get_queue
 from sandbox.server import SandboxServer
-from sandbox.testing import DEFAULT_APP_URL, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from tests.flows import conftest as flows
 from tests.flows.conftest import Page
-from tests.install.live import record_active_portal
+from tests.install.live import install_with_scope
 
 portal_app = flows.portal_app
 portal_client = flows.portal_client
@@ -31,25 +30,9 @@ DESIGN = 2  # "Design reviews": the same people
 NOTICE_SCOPE = "task,user,placement,im,department,sonet_group"
 
 
-def install_with(sandbox: SandboxServer, portal_app: Flask, scope: str) -> SandboxServer:
-    """The app installed anew with ``scope`` (the admin as the portal-level holder)."""
-    sandbox.register_app(
-        DEFAULT_CLIENT_ID,
-        DEFAULT_CLIENT_SECRET,
-        app_url=DEFAULT_APP_URL,
-        installer_url=f"{DEFAULT_APP_URL}install",
-        redirect_uri=f"{DEFAULT_APP_URL}oauth/callback",
-        scope=scope,
-        installed=True,
-    )
-    with portal_app.app_context():
-        record_active_portal(sandbox, scope=scope)
-    return sandbox
-
-
 @pytest.fixture
 def with_notices(sandbox: SandboxServer, portal_app: Flask) -> SandboxServer:
-    return install_with(sandbox, portal_app, NOTICE_SCOPE)
+    return install_with_scope(sandbox, portal_app, NOTICE_SCOPE)
 
 
 def switched(response: TestResponse) -> TestResponse:

@@ -15,7 +15,8 @@ from sandbox import data
 from sandbox.server import SandboxServer
 from services import activity, schedule_upkeep
 from tests.flows.conftest import open_page, portal_settings
-from tests.notices.conftest import NOTICE_SCOPE, SUPPORT, install_with, state, switch, texts, work
+from tests.install.live import install_with_scope
+from tests.notices.conftest import NOTICE_SCOPE, SUPPORT, state, switch, texts, work
 from tests.schedules.conftest import in_seconds, plan, wall
 
 
@@ -72,7 +73,7 @@ def test_departments_and_workgroups_as_far_as_the_switcher_sees_them(
 @pytest.fixture
 def small_notices(app_config: dict, sandbox: SandboxServer, portal_app: Flask) -> Flask:
     """The app with notices of at most 3 people (the same Redis and portal as ``portal_app``)."""
-    install_with(sandbox, portal_app, NOTICE_SCOPE)
+    install_with_scope(sandbox, portal_app, NOTICE_SCOPE)
     return create_app({**portal_settings(app_config, sandbox), "NOTICE_MAX_RECIPIENTS": 3})
 
 

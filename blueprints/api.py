@@ -16,9 +16,27 @@ from flask.typing import ResponseReturnValue
 
 from core.errors import error_response, quoted
 from core.i18n import use_portal_language
-from services import activity, activity_view, bulk, discovery, frame_session, pages, schedules, switching
+from services import (
+    activity,
+    activity_view,
+    bulk,
+    discovery,
+    frame_session,
+    notice_settings,
+    notice_store,
+    pages,
+    schedules,
+    switching,
+)
 from services.activity import Filters
-from services.errors import ANSWERS, BadActivityQuery, BadBulkRequest, BadSwitchRequest, InvalidFlowRef
+from services.errors import (
+    ANSWERS,
+    BadActivityQuery,
+    BadBulkRequest,
+    BadNoticeRequest,
+    BadSwitchRequest,
+    InvalidFlowRef,
+)
 from services.frame_session import FrameSession
 from services.switching import SwitchResult
 
@@ -181,3 +199,32 @@ def replace_schedule(schedule_id: str) -> ResponseReturnValue:
 def cancel_schedule(schedule_id: str) -> ResponseReturnValue:
     schedules.cancel(session(), schedule_id)
     return jsonify(cancelled=schedule_id)
+
+
+# --- notices when a flow is paused or resumed (services/notice_settings.py) ------------------
+
+
+@bp.get("/notices")
+def notice_state() -> ResponseReturnValue:
+    """Whether notices go out, who is told about which flow, and the user's unseen reports (emptied)."""
+    return jsonify(notice_settings.view(session()))
+
+
+@bp.put("/notices")
+def set_notices() -> ResponseReturnValue:
+    """``{"enabled": bool}``: notices on or off for the whole portal (administrators)."""
+    body = request.get_json(silent=True)
+    enabled = body.get("enabled") if isinstance(body, dict) else None
+    if not isinstance(enabled, bool):
+        raise BadNoticeRequest()
+    return jsonify(notice_settings.set_enabled(session(), enabled))
+
+
+@bp.put("/notices/flows/<int:flow_id>")
+def set_flow_audience(flow_id: int) -> ResponseReturnValue:
+    """``{"audience": "team"|"creators"|"nobody"}``: who is told when the flow is paused or resumed."""
+    body = request.get_json(silent=True)
+    audience = body.get("audience") if isinstance(body, dict) else None
+    if audience not in notice_store.AUDIENCES:
+        raise BadNoticeRequest()
+    return jsonify(notice_settings.set_audience(session(), flow_id, audience))

@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 from core.csp import content_security_policy
 from core.i18n import use_portal_language
 from core.urls import script_source
-from services import frame_session
+from services import activity_view, frame_session
 from services.errors import ANSWERS
 from services.pages import OpenedPage
 
@@ -64,8 +64,8 @@ def client_strings() -> dict[str, Any]:
         "change": _("{from} → {to}"),
         "someone": _("User #{id}"),
         "someFlow": _("Flow #{id}"),
-        "how": {"switch": _("Single switch"), "bulk": _("Bulk switch"), "schedule": _("Scheduled")},
-        "result": {"done": _("Done"), "refused": _("Refused"), "failed": _("Failed")},
+        "how": activity_view.how_labels(),
+        "result": activity_view.result_labels(),
         "bitrix24Says": _("Bitrix24 says: “{text}”"),
     }
 

@@ -92,6 +92,9 @@ DEFAULTS: dict[str, Any] = {
     # lived 28 days in older Bitrix24 docs), checked every SCHEDULE_TOKEN_CHECK_EVERY seconds
     "SCHEDULE_TOKEN_REFRESH_AFTER": 14 * 86400.0,
     "SCHEDULE_TOKEN_CHECK_EVERY": 3600.0,
+    # notices when a flow is paused or resumed (services/flow_notices.py): the most people one
+    # notice may reach; above it nobody is told and the person who switched hears why
+    "NOTICE_MAX_RECIPIENTS": 100,
 }
 
 _BOOL = {
@@ -209,6 +212,8 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
         raise ConfigError("JOBS_MAINTENANCE_SECONDS must be at least 1")
     if config["SCHEDULES_PER_USER"] < 1:
         raise ConfigError("SCHEDULES_PER_USER must be at least 1")
+    if config["NOTICE_MAX_RECIPIENTS"] < 1:
+        raise ConfigError("NOTICE_MAX_RECIPIENTS must be at least 1")
     if config["PROXY_COUNT"] < 0:
         raise ConfigError("PROXY_COUNT must be 0 or more")
     if config["FLOW_LIST_REPROBE_SECONDS"] < 1:

@@ -52,6 +52,11 @@ def use_portal_language(lang: str | None) -> str:
     return g.fs_locale
 
 
+def current_locale() -> str:
+    """The locale this request (or job) speaks."""
+    return g.get("fs_locale", DEFAULT_LOCALE)
+
+
 def known_time_zone(name: object) -> bool:
     """Whether ``name`` is an IANA time zone both Babel's formatting (pytz) and the standard library know."""
     return isinstance(name, str) and name in pytz.all_timezones_set
@@ -65,7 +70,7 @@ def use_time_zone(zone: str | None) -> str:
 
 def html_lang() -> str:
     """The current locale as a BCP-47 tag for ``<html lang>`` (``pt_BR`` -> ``pt-BR``)."""
-    return str(Locale.parse(g.get("fs_locale", DEFAULT_LOCALE))).replace("_", "-")
+    return str(Locale.parse(current_locale())).replace("_", "-")
 
 
 def init_app(app: Flask) -> None:

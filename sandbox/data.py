@@ -34,6 +34,8 @@ def seed(world: World) -> None:
     """Flows 1-6 and a few tasks; flow 2 has no task, so only an id scan finds it."""
     with world.lock:
         world.users.update({u.id: User(**vars(u)) for u in USERS})
+        company = world.add_department("Sandbox Inc.")  # 1: everyone but OUTSIDER
+        world.add_department("Field office", parent=company)  # 2: OUTSIDER's
         support = owner_flow(world, "Support requests", description="Customer tickets")
         owner_flow(world, "Design reviews", distribution_type="queue")
         urgent = owner_flow(world, HTML_FLOW_NAME)

@@ -31,6 +31,8 @@ CLIENT_ID = "local.flowswitch.sandbox"
 APP_COMMAND = [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "app:create_app()"]
 WORKER_COMMAND = [sys.executable, "worker.py"]
 STOP_GRACE = 25.0  # gunicorn's graceful_timeout is 20 s
+#: every permission the app can use, notices included (README, "Registering the app")
+APP_SCOPE = "task,user,placement,im,department,sonet_group"
 #: how long the worker waits for the app to answer before it starts anyway
 APP_START_WAIT = 60.0
 
@@ -45,6 +47,7 @@ def start_sandbox(portal_port: int, auth_port: int, app_url: str, client_secret:
         app_url=f"{base}/",
         installer_url=f"{base}/install",
         redirect_uri=f"{base}/oauth/callback",
+        scope=APP_SCOPE,
     )
     return server
 

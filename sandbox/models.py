@@ -27,8 +27,12 @@ class User:
     email: str
     admin: bool = False
     active: bool = True
-    department: int = 1
+    department: int = 1  # 0: an extranet user (no department; sees only the people of their groups)
     time_zone: str = ""  # an IANA name; empty while the user keeps the automatic zone
+
+    @property
+    def extranet(self) -> bool:
+        return not self.department
 
     @property
     def full_name(self) -> str:
@@ -51,8 +55,43 @@ class User:
             "PERSONAL_BIRTHDAY": "",
             "WORK_POSITION": "",
             "UF_EMPLOYMENT_DATE": "",
-            "UF_DEPARTMENT": [self.department],
+            "UF_DEPARTMENT": [self.department] if self.department else [],
         }
+
+
+@dataclass
+class Department:
+    """One node of the company structure (``department.get``); ``parent`` is None for the root."""
+
+    id: int
+    name: str
+    parent: int | None = None
+    sort: int = 500
+    head: int = 0
+
+    def to_rest(self) -> dict[str, Any]:
+        """``CIntranetRestService::getDeptData``: ids as strings, SORT an int, unset fields left out."""
+        answer: dict[str, Any] = {"ID": str(self.id), "NAME": self.name, "SORT": self.sort}
+        if self.parent is not None:
+            answer["PARENT"] = str(self.parent)
+        if self.head:
+            answer["UF_HEAD"] = str(self.head)
+        return answer
+
+
+#: workgroup roles of members (``SONET_ROLES_*``): owner, moderator, member; "Z" is a request to join
+OWNER_ROLE, MODERATOR_ROLE, MEMBER_ROLE, REQUEST_ROLE = "A", "E", "K", "Z"
+
+
+@dataclass
+class Group:
+    """A workgroup or project; ``visible`` groups are listed to everyone, the others only to members."""
+
+    id: int
+    name: str
+    owner_id: int
+    members: dict[int, str] = field(default_factory=dict)  # user id -> role, in the order they joined
+    visible: bool = True
 
 
 @dataclass

@@ -19,7 +19,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from sandbox import data, lifecycle, portal_page, rest
 from sandbox.frames import open_frame
 from sandbox.keepalive import KeepAliveHandler
-from sandbox.models import AppRegistration, Delivery, Flow, FlowChange, Notification
+from sandbox.models import AppRegistration, Delivery, Flow, FlowChange, Notification, User
 from sandbox.oauth_server import create_auth_app
 from sandbox.settings import SandboxSettings
 from sandbox.state import World
@@ -313,6 +313,31 @@ class SandboxServer:
 
     def seed_many_flows(self, count: int, *, with_tasks: bool = False) -> list[int]:
         return data.seed_many_flows(self.world, count, with_tasks=with_tasks)
+
+    # --- people: users, departments, workgroups ------------------------------------------------
+
+    def add_users(self, count: int, *, department: int = 1, active: bool = True) -> list[int]:
+        """``count`` more users ("User 5", ...) in ``department`` (0: extranet users)."""
+        with self.world.lock:
+            start = max(self.world.users) + 1
+            for user_id in range(start, start + count):
+                self.world.users[user_id] = User(
+                    user_id, "User", str(user_id), f"user{user_id}@sandbox.test", active=active, department=department
+                )
+            return list(range(start, start + count))
+
+    def move_user(self, user_id: int, department: int) -> None:
+        """Put a user in another department (0: make them an extranet user)."""
+        with self.world.lock:
+            self.world.user(user_id).department = department
+
+    def add_department(self, name: str, *, parent: int | None = 1, head: int = 0) -> int:
+        """A department under ``parent`` (the seeded company root is 1, its "Field office" 2)."""
+        return self.world.add_department(name, parent=parent, head=head)
+
+    def add_group(self, name: str, *, owner_id: int, members: Iterable[int] = (), visible: bool = True) -> int:
+        """A workgroup: ``visible`` ones are listed to everyone, the others only to their members."""
+        return self.world.add_group(name, owner_id=owner_id, members=members, visible=visible)
 
     # --- faults ------------------------------------------------------------------------
 

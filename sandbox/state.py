@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +18,21 @@ from sandbox.clock import SandboxClock
 from sandbox.delivery import Dispatcher
 from sandbox.errors import RestError
 from sandbox.limits import LeakyBucket, OperatingWindow
-from sandbox.models import AppRegistration, Delivery, EventBinding, Flow, FlowChange, Placement, Task, User
+from sandbox.models import (
+    MEMBER_ROLE,
+    OWNER_ROLE,
+    REQUEST_ROLE,
+    AppRegistration,
+    Delivery,
+    Department,
+    EventBinding,
+    Flow,
+    FlowChange,
+    Group,
+    Placement,
+    Task,
+    User,
+)
 from sandbox.notifications import NotificationBook
 from sandbox.settings import SandboxSettings
 from sandbox.tokens import TokenBook
@@ -59,6 +73,8 @@ class World:
         self.users: dict[int, User] = {}
         self.flows: dict[int, Flow] = {}
         self.tasks: dict[int, Task] = {}
+        self.departments: dict[int, Department] = {}
+        self.groups: dict[int, Group] = {}
         self.tokens = TokenBook(self.settings, self.clock)
         self.notifications = NotificationBook()
         # The portal's CSRF token (``bitrix_sessid``): REST calls with it and the login cookie use session auth.
@@ -255,3 +271,51 @@ class World:
             responsible = created_by if responsible_id is None else responsible_id
             self.tasks[task_id] = Task(task_id, title, created_by, responsible, **fields)
             return task_id
+
+    # --- the company structure and workgroups ---------------------------------------------
+
+    def add_department(self, name: str, *, parent: int | None = None, head: int = 0) -> int:
+        with self.lock:
+            department_id = self.next_id("department")
+            self.departments[department_id] = Department(department_id, name, parent, head=head)
+            return department_id
+
+    def department_tree(self, department_id: int) -> set[int]:
+        """The department and every department under it (a ``DR`` access code)."""
+        with self.lock:
+            found, frontier = set(), {department_id}
+            while frontier:
+                found |= frontier
+                frontier = {d.id for d in self.departments.values() if d.parent in frontier} - found
+            return found
+
+    def add_group(self, name: str, *, owner_id: int, members: Iterable[int] = (), visible: bool = True) -> int:
+        with self.lock:
+            group_id = self.next_id("group")
+            roles = {owner_id: OWNER_ROLE} | {user: MEMBER_ROLE for user in members if user != owner_id}
+            self.groups[group_id] = Group(group_id, name, owner_id, roles, visible)
+            return group_id
+
+    def groups_of(self, user_id: int) -> set[int]:
+        """The groups the user belongs to (a request to join does not count)."""
+        with self.lock:
+            return {g.id for g in self.groups.values() if g.members.get(user_id, REQUEST_ROLE) != REQUEST_ROLE}
+
+    def sees_group(self, user_id: int, group_id: int) -> bool:
+        """``CSocNetGroup::GetList`` with ``CHECK_PERMISSIONS``: visible groups, or one's own; admins all."""
+        with self.lock:
+            group = self.groups.get(group_id)
+            return group is not None and (self.is_admin(user_id) or group.visible or group_id in self.groups_of(user_id))
+
+    def sees_user(self, viewer_id: int, user: User) -> bool:
+        """``user.get`` for a viewer (the extranet rule of ``rest/lib/api/user.php``, ``userGet``):
+        an employee sees the employees and the extranet users of their groups; an extranet user
+        sees themselves and the people of their groups."""
+        with self.lock:
+            viewer = self.users.get(viewer_id)
+            if user.id == viewer_id:
+                return True
+            if viewer is None:
+                return False
+            mates = {m for g in self.groups_of(viewer_id) for m in self.groups[g].members}
+            return user.id in mates or (not viewer.extranet and not user.extranet)

@@ -19,7 +19,8 @@ all under the portal's hash tag (uninstall deletes them):
 
 A flow with no attempt to change it (already in the state asked for, or not readable by
 the user) leaves no entry: nothing was tried, and nobody can fill the log with flows
-they cannot see.
+they cannot see. A notice about a change that did not reach everyone it was for gets an
+entry of its own (``how`` = ``notice``; ``services/flow_notices.py``).
 """
 
 from __future__ import annotations
@@ -37,8 +38,12 @@ from services.user_names import users_key
 
 #: what came of a tried change
 DONE, REFUSED, FAILED = "done", "refused", "failed"
-#: what asked for a change (``services/switching.switch(..., how=...)``)
-HOWS = ("switch", "bulk", "schedule")
+#: what came of a notice besides FAILED: nobody told (it would reach too many), not everyone reachable
+TOO_MANY, HIDDEN = "too_many", "hidden"
+#: what asked for a change (``services/switching.switch(..., how=...)``), and the entries of notices
+#: about a change that did not reach everyone (``services/flow_notices.py``)
+NOTICE = "notice"
+HOWS = ("switch", "bulk", "schedule", NOTICE)
 #: entries one page of the view shows
 PAGE_SIZE = 50
 #: entries read from Redis per round trip while filtering
@@ -102,7 +107,7 @@ class Change:
     flow_name: str
     before: bool
     asked: bool
-    result: str  # DONE, REFUSED or FAILED
+    result: str  # DONE, REFUSED or FAILED (a notice's entry: FAILED, or why nobody or not everyone was told)
     answer: str = ""  # Bitrix24's own text (or its error code) when it did not go through
 
 
@@ -185,6 +190,15 @@ def record_args(user_id: int, how: str, changes: Iterable[Change]) -> list[Any]:
         ]
     max_age_ms = int(float(config["ACTIVITY_MAX_DAYS"]) * 86400 * 1000)
     return [int(user_id), how, int(config["ACTIVITY_MAX_ENTRIES"]), max_age_ms, len(values) // 6, *values]
+
+
+_RECORD = RECORD_LUA + "record_activity(1, ARGV, 1) return 0"
+
+
+def record(r: Any, member_id: str, user_id: int, how: str, changes: list[Change]) -> None:
+    """Entries written on their own (a switch writes its entries in its release script instead)."""
+    keys = record_keys(member_id, user_id, changes)
+    r.eval(_RECORD, len(keys), *keys, *record_args(user_id, how, changes))
 
 
 def entry_from(stream_id: str, fields: dict[str, str], names: dict[str, str] | None = None) -> Entry:

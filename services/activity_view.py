@@ -138,6 +138,27 @@ def export(session: FrameSession, asked: Filters) -> Iterator[str]:
     return csv_lines(words.header, (words.row(activity.entry_from(i, fields, names)) for i, fields in items))
 
 
+def how_labels() -> dict[str, str]:
+    """What asked for an entry, for people (the page and the CSV file)."""
+    return {
+        "switch": _("Single switch"),
+        "bulk": _("Bulk switch"),
+        "schedule": _("Scheduled"),
+        activity.NOTICE: _("Notice of a change"),
+    }
+
+
+def result_labels() -> dict[str, str]:
+    """What came of an entry, for people; a notice's own outcomes too (``services/flow_notices.py``)."""
+    return {
+        activity.DONE: _("Done"),
+        activity.REFUSED: _("Refused"),
+        activity.FAILED: _("Failed"),
+        activity.TOO_MANY: _("Too many people to tell"),
+        activity.HIDDEN: _("Not everyone could be reached"),
+    }
+
+
 class _Words:
     """The file's words in the user's language."""
 
@@ -155,8 +176,8 @@ class _Words:
             _("Bitrix24's answer"),
         ]
         self.states = {True: _("On"), False: _("Off")}
-        self.hows = {"switch": _("Single switch"), "bulk": _("Bulk switch"), "schedule": _("Scheduled")}
-        self.results = {activity.DONE: _("Done"), activity.REFUSED: _("Refused"), activity.FAILED: _("Failed")}
+        self.hows = how_labels()
+        self.results = result_labels()
 
     def row(self, entry: Entry) -> list[object]:
         return [

@@ -156,6 +156,17 @@ class PauseAlreadyDone(ValueError):
     """A new pause time for a schedule whose pause already happened."""
 
 
+# --- notices (services/notice_settings.py) ------------------------------------------------
+
+
+class BadNoticeRequest(ValueError):
+    """The body is not ``{"audience": "team"|"creators"|"nobody"}`` (or ``{"enabled": bool}``)."""
+
+
+class NoticeNotAllowed(Exception):
+    """Bitrix24's rule says the user may not switch the flow, so they may not choose who is told about it."""
+
+
 TOKEN_DEAD = Answer(401, "token_dead", _l("Bitrix24 no longer accepts your sign-in. Open the app again."))
 BUSY_PORTAL = Answer(503, "rate_limited", _l("Bitrix24 is busy, retrying…"))
 UNREACHABLE = Answer(502, "portal_unreachable", _l("Bitrix24 cannot be reached right now. Try again in a moment."))
@@ -247,6 +258,22 @@ ANSWERS = ErrorTable(
         NotYourSchedule: Answer(403, "not_yours", _l("Only the person who planned this change can change its times.")),
         PauseAlreadyDone: Answer(
             422, "pause_done", _l("The pause has already happened; only the resume time can change.")
+        ),
+        BadNoticeRequest: Answer(
+            400,
+            "bad_request",
+            _l(
+                'Send the setting as JSON: "audience" ("team", "creators" or "nobody") for a flow, '
+                '"enabled" (true or false) for the whole Bitrix24.'
+            ),
+        ),
+        NoticeNotAllowed: Answer(
+            403,
+            "forbidden",
+            _l(
+                "Only the flow's creator, its administrator or a portal administrator can choose who is told "
+                "when it is paused or resumed."
+            ),
         ),
         SignInLinkExpired: Answer(
             400, "bad_request", _l("This sign-in link is no longer valid; please connect your portal again.")

@@ -13,7 +13,7 @@ Docs: ``api-reference/chats/notifications/im-notify-system-add.md``; Bitrix24's 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import redis
 
@@ -39,14 +39,18 @@ def has_scope(scope: str) -> bool:
     return SCOPE in {part.strip() for part in scope.split(",")}
 
 
-def send(member_id: str, sender_user_id: int, recipients: Iterable[int], message: str, tag: str) -> dict[int, str]:
+def send(
+    member_id: str, sender_user_id: int, recipients: Iterable[int], message: str | Callable[[int], str], tag: str
+) -> dict[int, str]:
     """Notify each recipient with the sender's token; returns ``{recipient: why}`` for those not reached.
 
+    ``message``: the text, or a function of the recipient's id giving theirs (a link of their own).
     ``tag``: a later notice with the same tag replaces this one (per recipient, per app).
     ``why`` is ``no_scope`` (the portal did not grant ``im``), Bitrix24's error code, or the
     name of what failed on the way.
     """
     targets = sorted(set(recipients))
+    text = message if callable(message) else lambda _user_id: message
     failed: dict[int, str] = {}
     try:
         stored = oauth.store().get_user(member_id, sender_user_id)
@@ -56,7 +60,9 @@ def send(member_id: str, sender_user_id: int, recipients: Iterable[int], message
     except (B24Error, redis.RedisError) as exc:
         return _unsent(member_id, sender_user_id, targets, exc)
     for chunk in chunked(targets):  # 50 a request, Bitrix24's batch limit
-        commands = {f"u{user_id}": (METHOD, {"USER_ID": user_id, "MESSAGE": message, "TAG": tag}) for user_id in chunk}
+        commands = {
+            f"u{user_id}": (METHOD, {"USER_ID": user_id, "MESSAGE": text(user_id), "TAG": tag}) for user_id in chunk
+        }
         try:
             batch = client.batch(commands, idempotent=False)
         except (B24Error, redis.RedisError) as exc:

@@ -138,7 +138,7 @@ def _run(r: Any, member_id: str, schedule_id: str, name: str) -> str:
     try:
         client = rest_client_for(member_id, schedule.user_id, interactive=False)
         result = switching.switch(
-            client, r, member_id, schedule.user_id, schedule.flow_id, DESIRED[name], how="schedule"
+            client, r, member_id, schedule.user_id, schedule.flow_id, DESIRED[name], how="schedule", plan=schedule.id
         )
     except (B24Error, FlowBusy) as exc:
         return _refused(r, schedule, name, exc)

@@ -1,10 +1,7 @@
 """Scheduled pause and resume: what users plan for their flows, checked the way Bitrix24 checks a switch.
 
-Saving asks Bitrix24, with the user's own token and in one ``batch``, for the flow, whether
-the user is a portal administrator and their profile (name, ``TIME_ZONE``), then applies
-Bitrix24's own rule for ``tasks.flow.Flow.activate``: the flow's creator, its administrator
-(``ownerId``) or a portal administrator may switch it (``FlowAccessController::can(UPDATE)``,
-``tasks/lib/Flow/Access/Rule/FlowUpdateRule.php`` in Bitrix24's server code). Bad input is
+Saving asks Bitrix24, with the user's own token, whether they may switch the flow
+(``services/switch_rights.py``: Bitrix24's own rule for ``tasks.flow.Flow.activate``). Bad input is
 refused before anything is stored: past times, a resume before its pause, more than
 ``SCHEDULES_PER_USER`` pending plans, two plans of one flow that overlap.
 
@@ -23,17 +20,16 @@ from flask import current_app
 from flask_babel import gettext as _
 
 import oauth
-from b24.errors import B24Error, FlowError
+from b24.errors import B24Error
 from core import clock
 from core.i18n import use_time_zone
 from core.redis_client import get_redis
 from oauth.tokens import rest_client_for
-from services import local_times, portals, schedule_runs, user_zones
+from services import local_times, portals, schedule_runs, switch_rights, user_zones
 from services import schedule_store as store
 from services.errors import (
     BadScheduleRequest,
     EmptySchedule,
-    FlowNotVisible,
     NotYourSchedule,
     PauseAlreadyDone,
     ResumeBeforePause,
@@ -44,7 +40,6 @@ from services.errors import (
     TimeTooFarAhead,
     TooManySchedules,
 )
-from services.flows import GET
 from services.frame_session import FrameSession
 from services.schedule_store import (
     CHANGED,
@@ -98,34 +93,13 @@ class Plan:
         return cls(flow, times[0] or None, times[1] or None, zone)
 
 
-@dataclass(frozen=True)
-class Checked:
-    """What Bitrix24 said when the user saved: the flow as they see it, and who they are."""
-
-    flow: dict
-    user_name: str
-    zone: str
-
-
-def _check_with_bitrix24(session: FrameSession, flow_id: int) -> Checked:
-    """Read the flow, ``user.admin`` and ``profile`` with the user's token (one request); apply
-    Bitrix24's rule for switching. Raises ``FlowNotVisible`` (a refused read: no such flow, or
-    not one Bitrix24 shows the user) or ``ScheduleNotAllowed``."""
-    client = rest_client_for(session.member_id, session.user_id)
-    batch = client.batch(
-        {"flow": (GET, {"flowId": flow_id}), "admin": ("user.admin", {}), "me": ("profile", {})}
-    )
-    try:
-        flow = batch.get("flow")
-    except FlowError as exc:
-        raise FlowNotVisible(exc) from None
-    me = batch.results.get("me") if isinstance(batch.results.get("me"), dict) else {}
-    owners = {int(flow.get("ownerId") or 0), int(flow.get("creatorId") or 0)}
-    if not batch.results.get("admin") and session.user_id not in owners:
+def _check_with_bitrix24(session: FrameSession, flow_id: int) -> switch_rights.Checked:
+    """Bitrix24's switch rule for the user and the flow (``switch_rights``); raises ``FlowNotVisible``
+    or ``ScheduleNotAllowed``."""
+    checked = switch_rights.check(session, flow_id)
+    if not checked.may_switch:
         raise ScheduleNotAllowed()
-    zone = user_zones.remember(get_redis(), session.member_id, session.user_id, me)
-    name = " ".join(part for part in (me.get("NAME"), me.get("LAST_NAME")) if part) or f"#{session.user_id}"
-    return Checked(flow, name, zone)
+    return checked
 
 
 def _edges(plan: Plan, zone: str, now: float, keep_pause: Edge | None) -> tuple[Edge | None, Edge | None]:

@@ -21,7 +21,9 @@ and ``PER_USER`` in all in flight; a bulk counts as one (one mark, ``bulk:<token
 Redis round trips: the portal record and the user's pair (one), the admission (in-flight
 mark, budget and the locks in one script), the release (locks, mark, unused budget, the
 flows' cache entries and the activity log's entries in one script). A lock another
-switch holds costs a wait and a round trip or two more.
+switch holds costs a wait and a round trip or two more. The people of the flows a switch
+changed are told after its answer is sent (``services/flow_notices.py``): nothing of that
+happens before the answer.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from core.keys import portal_key
 from core.locks import lock
 from core.redis_client import get_redis
 from oauth.tokens import rest_client_for
-from services import activity, flow_cache
+from services import activity, flow_cache, flow_notices
 from services.errors import FlowBusy, FlowNotVisible, SwitchRefused
 from services.flows import ACTIVATE, GET, read_flows
 
@@ -342,11 +344,13 @@ def switch_many(
     *,
     how: str = "bulk",
     rate_wait: float | None = None,
+    plan: str = "",
 ) -> dict[int, SwitchResult]:
     """Bring every flow of ``flow_ids`` to ``desired`` with the client's token (its user's); at most
     one toggle each. Each flow's result; a flow Bitrix24 does not show the user, or whose lock
     stayed taken for ``SWITCH_LOCK_WAIT``, has its error (``FlowNotVisible``, ``FlowBusy``, ...)
-    and ``known`` false.
+    and ``known`` false. The people of the flows it changed are told once the answer is out
+    (``flow_notices.announce``; ``plan``: the schedule behind a scheduled switch).
 
     ``how`` names what asked for it (``switch``, ``bulk``, ``schedule``) in the activity log.
     Raises ``FlowBusy`` when the user has too many switches in flight and ``RateLimited``
@@ -393,7 +397,6 @@ def switch_many(
                 SwitchResult(flow_id, False, changed=False, error=FlowBusy(flow_id), known=False)
             )
         _log(member_id, user_id, desired, how, outcomes)
-        return {flow_id: outcome.result for flow_id, outcome in outcomes.items()}
     finally:
         # Under the locks, so switches of a flow reach the cache and the log in order; every
         # user's next reload shows the state Bitrix24 reported last.
@@ -418,6 +421,9 @@ def switch_many(
             *(flow_cache.entry(*last) for last in cached.values()),
             *activity.record_args(user_id, how, changes),
         )
+    changed = [flow_id for flow_id, outcome in outcomes.items() if outcome.result.changed and not outcome.result.error]
+    flow_notices.announce(member_id, user_id, changed, desired, how=how, plan=plan)
+    return {flow_id: outcome.result for flow_id, outcome in outcomes.items()}
 
 
 def _log(member_id: str, user_id: int, desired: bool, how: str, outcomes: dict[int, _Outcome]) -> None:
@@ -433,7 +439,15 @@ def _log(member_id: str, user_id: int, desired: bool, how: str, outcomes: dict[i
 
 
 def switch(
-    client: RestClient, r: Any, member_id: str, user_id: int, flow_id: int, desired: bool, *, how: str = "switch"
+    client: RestClient,
+    r: Any,
+    member_id: str,
+    user_id: int,
+    flow_id: int,
+    desired: bool,
+    *,
+    how: str = "switch",
+    plan: str = "",
 ) -> SwitchResult:
     """Bring a flow to ``desired`` (on/off) with the client's token (its user's); at most one toggle.
 
@@ -444,7 +458,7 @@ def switch(
     of the portal's budget is spent for longer than the client waits, ``FlowNotVisible``
     (or the read's own error) when Bitrix24 does not show the user the flow.
     """
-    result = switch_many(client, r, member_id, user_id, [flow_id], desired, how=how)[int(flow_id)]
+    result = switch_many(client, r, member_id, user_id, [flow_id], desired, how=how, plan=plan)[int(flow_id)]
     if not result.known and result.error is not None:
         raise result.error  # never read: there is no state to report
     return result

@@ -8,6 +8,8 @@ from sandbox.errors import RestError
 from sandbox.flow_texts import ACCESS_DENIED, INVALID_FIELD, NAME_TAKEN, NOT_FOUND, UNKNOWN, flow_text
 from sandbox.methods.registry import Call, method
 from sandbox.models import Flow
+from sandbox.php import intval
+from sandbox.state import World
 
 DISTRIBUTION_TYPES = {"manually", "queue", "himself"}
 _FLAGS = (
@@ -36,8 +38,22 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def _includes(pairs: list[list[str]], user_id: int) -> bool:
-    return any(list(p) in (["user", str(user_id)], ["meta-user", "all-users"]) for p in pairs)
+def _member(world: World, pair: list[Any], user_id: int) -> bool:
+    """Whether the user holds one of a flow's member pairs, as ``FlowQueryBuilder::buildAccess`` matches
+    access codes: ``U<id>``, ``UA`` (all users, not extranet ones), ``D<id>`` (the department, a pair
+    ``"17:F"``) and ``DR<id>`` (it and the departments under it, ``"17"`` or ``17``)."""
+    kind, raw = str(pair[0]), str(pair[1])
+    user = world.users.get(user_id)
+    if kind == "user":
+        return raw == str(user_id)
+    if kind == "meta-user":
+        return raw == "all-users" and user is not None and not user.extranet
+    if kind == "department" and user is not None and user.department:
+        department = intval(raw.split(":", 1)[0])
+        return user.department == department or (
+            not raw.endswith(":F") and user.department in world.department_tree(department)
+        )
+    return False
 
 
 def can_read(call: Call, flow: Flow) -> bool:
@@ -46,8 +62,7 @@ def can_read(call: Call, flow: Flow) -> bool:
     return (
         call.is_admin
         or user in (flow.owner_id, flow.creator_id)
-        or _includes(flow.team, user)
-        or _includes(flow.task_creators, user)
+        or any(_member(call.world, pair, user) for pair in (*flow.team, *flow.task_creators))
     )
 
 

@@ -8,7 +8,9 @@ from sandbox.errors import RestError, argument_error
 from sandbox.methods.registry import Call, find, in_scope, method
 from sandbox.state import INSTALLED
 
-PORTAL_SCOPES = ["basic", "department", "im", "placement", "task", "user", "user_basic", "user_brief"]
+PORTAL_SCOPES = [
+    "basic", "department", "im", "placement", "sonet_group", "task", "user", "user_basic", "user_brief"
+]
 
 
 @method("app.info")

@@ -15,20 +15,30 @@ def current(call: Call) -> dict[str, Any]:
     return call.world.user(call.user_id).to_rest()
 
 
+def _listed(value: Any) -> set[str] | None:
+    """A filter value (one id or a list) as strings; ``None`` when the filter is absent."""
+    return None if value is None else {str(i) for i in (value if isinstance(value, list) else [value])}
+
+
 @method("user.get", "user")
 def get(call: Call) -> Result:
-    """Filter by ``ID`` (one id or a list) and ``ACTIVE``, from ``filter`` or top-level keys."""
+    """Filter by ``ID`` and ``UF_DEPARTMENT`` (one id or a list: any of them) and ``ACTIVE``, from
+    ``filter`` or top-level keys (any case). Only the users the caller may see: an extranet user
+    sees their groups' people, an employee the employees and their groups' extranet users
+    (``rest/lib/api/user.php``, ``userGet``)."""
     filters = call.param("filter", "FILTER", default=None)
-    filters = filters if isinstance(filters, dict) else call.params
-    wanted = filters.get("ID")
-    ids = None if wanted is None else {str(i) for i in (wanted if isinstance(wanted, list) else [wanted])}
+    filters = {str(k).upper(): v for k, v in (filters if isinstance(filters, dict) else call.params).items()}
+    ids, departments = _listed(filters.get("ID")), _listed(filters.get("UF_DEPARTMENT"))
     active = filters.get("ACTIVE")
-    with call.world.lock:
+    world = call.world
+    with world.lock:
         users = [
             u.to_rest()
-            for u in sorted(call.world.users.values(), key=lambda u: u.id)
+            for u in sorted(world.users.values(), key=lambda u: u.id)
             if (ids is None or str(u.id) in ids)
-            and (active is None or (str(active) in ("Y", "1", "True")) == u.active)
+            and (departments is None or str(u.department) in departments)
+            and (active is None or (str(active) in ("Y", "1", "True", "true")) == u.active)
+            and world.sees_user(call.user_id, u)
         ]
     return paginate(users, max(0, intval(call.param("start", default=0))))
 

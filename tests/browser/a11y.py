@@ -5,6 +5,8 @@
   visible focus indicator (pixels around it change when it gains focus; ``tab_through``).
 - ``assert_dialog_keeps_and_returns_focus(page, frame, opener, dialog)``: a modal dialog
   opened from ``opener`` keeps Tab and Shift+Tab inside, closes on Escape, and gives focus back.
+- ``assert_dialog_works_for_everyone(page, frame, opener, dialog, *also)``: that, axe over the open
+  dialog (and ``also``), and the layout at 320 and 1280 px.
 - ``set_frame_width(page, frame, px)`` and ``layout_problems(frame)``: the frame as a narrow
   window beside the portal's menu; what overflows it and which words break in the middle.
 
@@ -157,6 +159,19 @@ def assert_dialog_keeps_and_returns_focus(page: Page, frame: Frame, opener: Loca
     page.keyboard.press("Escape")
     expect(frame.locator(dialog)).to_be_hidden()
     expect(opener).to_be_focused()
+
+
+def assert_dialog_works_for_everyone(page: Page, frame: Frame, opener: Locator, dialog: str, *also: str) -> None:
+    """The checks every dialog passes: it keeps and returns focus; axe finds nothing in it (nor in
+    the ``also`` selectors) while it is open; the page has no layout problem at 320 and 1280 px."""
+    assert_dialog_keeps_and_returns_focus(page, frame, opener, dialog)
+    opener.click()
+    expect(frame.locator(dialog)).to_be_visible()
+    assert_no_axe_violations(frame, context={"include": [[dialog], *([selector] for selector in also)]})
+    page.keyboard.press("Escape")
+    for width in (320, 1280):  # a narrow window beside the portal's menu, and a wide one
+        set_frame_width(page, frame, width)
+        assert layout_problems(frame) == []
 
 
 # --- narrow frames ---------------------------------------------------------------------------

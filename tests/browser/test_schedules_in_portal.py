@@ -9,13 +9,7 @@ from playwright.sync_api import FrameLocator, Page, expect
 from sandbox import data
 from sandbox.server import SandboxServer
 from services import schedule_store as store
-from tests.browser.a11y import (
-    app_frame,
-    assert_dialog_keeps_and_returns_focus,
-    assert_no_axe_violations,
-    layout_problems,
-    set_frame_width,
-)
+from tests.browser.a11y import app_frame, assert_dialog_works_for_everyone
 from tests.browser.test_flows_in_portal import open_app
 from tests.install.live import LiveApp
 from tests.schedules.conftest import wall
@@ -87,14 +81,7 @@ def test_the_dialog_and_the_list_work_for_everyone(page: Page, sandbox: SandboxS
     frame = open_app(page, sandbox, data.ADMIN)
     document = app_frame(page)
     opener = frame.get_by_role("button", name="Schedule Budget approvals")
-    assert_dialog_keeps_and_returns_focus(page, document, opener, "#fs-schedule-dialog")
-    opener.click()
-    expect(schedule_dialog(frame, "Budget approvals")).to_be_visible()
-    assert_no_axe_violations(document, context={"include": [["#fs-schedule-dialog"], ["#fs-scheduled"]]})
-    page.keyboard.press("Escape")
-    for width in (320, 1280):  # a narrow window beside the portal's menu, and a wide one
-        set_frame_width(page, document, width)
-        assert layout_problems(document) == []
+    assert_dialog_works_for_everyone(page, document, opener, "#fs-schedule-dialog", "#fs-scheduled")
 
 
 @pytest.mark.parametrize(

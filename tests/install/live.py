@@ -28,6 +28,7 @@ from app import create_app
 from core.config import from_environ
 from oauth.store import STATUS_ACTIVE, Portal
 from sandbox import data
+from sandbox.testing import DEFAULT_APP_URL, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from services import discovery, uninstall
 
 CLIENT_ID = "local.test.app"
@@ -230,3 +231,20 @@ def record_active_portal(sandbox: Any, **fields: Any) -> Portal:
     )
     oauth.store().update_portal(sandbox.member_id, lambda _: portal)
     return portal
+
+
+def install_with_scope(sandbox: Any, app: Flask, scope: str) -> Any:
+    """The sandbox's default app installed anew with ``scope`` (the admin as the portal-level holder),
+    and the app's record of the portal to match (``app``'s Redis)."""
+    sandbox.register_app(
+        DEFAULT_CLIENT_ID,
+        DEFAULT_CLIENT_SECRET,
+        app_url=DEFAULT_APP_URL,
+        installer_url=f"{DEFAULT_APP_URL}install",
+        redirect_uri=f"{DEFAULT_APP_URL}oauth/callback",
+        scope=scope,
+        installed=True,
+    )
+    with app.app_context():
+        record_active_portal(sandbox, scope=scope)
+    return sandbox

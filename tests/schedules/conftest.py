@@ -20,13 +20,12 @@ from core import clock
 from core.jobs import get_queue
 from sandbox import data
 from sandbox.server import SandboxServer
-from sandbox.testing import DEFAULT_APP_URL, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from services import schedule_store as store
 from services import schedule_upkeep
 from tests.drills.conftest import open_frame
 from tests.flows import conftest as flows
 from tests.flows.conftest import Page, open_page
-from tests.install.live import record_active_portal
+from tests.install.live import install_with_scope
 
 # The flows' fixtures: the app in this process, configured for the sandbox, the seeded flows known.
 portal_app = flows.portal_app
@@ -48,18 +47,7 @@ def app_config(app_config: dict) -> dict:
 @pytest.fixture
 def with_im(sandbox: SandboxServer, portal_app: Flask) -> SandboxServer:
     """The app installed with the ``im`` scope, the admin as the portal-level holder."""
-    sandbox.register_app(
-        DEFAULT_CLIENT_ID,
-        DEFAULT_CLIENT_SECRET,
-        app_url=DEFAULT_APP_URL,
-        installer_url=f"{DEFAULT_APP_URL}install",
-        redirect_uri=f"{DEFAULT_APP_URL}oauth/callback",
-        scope=WITH_IM,
-        installed=True,
-    )
-    with portal_app.app_context():
-        record_active_portal(sandbox, scope=WITH_IM)
-    return sandbox
+    return install_with_scope(sandbox, portal_app, WITH_IM)
 
 
 def wall(days: float, hour: int = 18, zone: str = "UTC") -> str:

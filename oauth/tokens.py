@@ -132,6 +132,10 @@ class UserTokens:
         self._last_read = token
         return token
 
+    def scope(self) -> str:
+        """The scopes the user's stored pair was granted (read once per request)."""
+        return (self._last_read or self.stored()).scope
+
     def access_token(self) -> str:
         token = self._last_read or self.stored()
         if token.expires_within(refresh_window(token)):

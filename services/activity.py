@@ -34,6 +34,7 @@ from typing import Any
 from flask import current_app
 
 from core.keys import portal_key
+from core.redis_client import script
 from services.user_names import users_key
 
 #: what came of a tried change
@@ -198,7 +199,7 @@ _RECORD = RECORD_LUA + "record_activity(1, ARGV, 1) return 0"
 def record(r: Any, member_id: str, user_id: int, how: str, changes: list[Change]) -> None:
     """Entries written on their own (a switch writes its entries in its release script instead)."""
     keys = record_keys(member_id, user_id, changes)
-    r.eval(_RECORD, len(keys), *keys, *record_args(user_id, how, changes))
+    script(_RECORD)(keys=keys, args=record_args(user_id, how, changes), client=r)
 
 
 def entry_from(stream_id: str, fields: dict[str, str], names: dict[str, str] | None = None) -> Entry:

@@ -150,7 +150,7 @@ def store_flows(r: redis.Redis, member_id: str, raws: Iterable[dict], read_at: f
     items = {int(raw["id"]): entry(raw, read_at) for raw in raws if "id" in raw}
     if items and enabled():
         keys = [flow_key(member_id, flow_id) for flow_id in items]
-        r.eval(_STORE, len(keys), *keys, flow_ttl_ms(), *items.values())
+        script(_STORE)(keys=keys, args=[flow_ttl_ms(), *items.values()], client=r)
 
 
 def store_visible(

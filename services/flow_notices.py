@@ -62,11 +62,26 @@ def tag(flow_id: int) -> str:
     return f"flow_switch_flow_{int(flow_id)}"
 
 
-def announce(member_id: str, user_id: int, flow_ids: Sequence[int], active: bool, *, how: str, plan: str = "") -> None:
+def announce(
+    member_id: str,
+    user_id: int,
+    flow_ids: Sequence[int],
+    active: bool,
+    *,
+    how: str,
+    plan: str = "",
+    settings: NoticeSettings,
+    scope: str,
+) -> None:
     """``user_id`` switched ``flow_ids`` to ``active`` (``how``: switch, bulk, schedule; ``plan``: the
-    schedule behind it): once the answer is out, queue the notice if anyone may get one."""
-    if flow_ids:
-        after_answer(_queue, member_id, int(user_id), sorted(flow_ids), bool(active), how, current_locale(), plan)
+    schedule behind it). ``settings`` and ``scope`` (the switcher's token's) come with the switch's
+    own round trips: a portal without notices costs nothing more; otherwise the notice is queued
+    once the answer is out."""
+    if not flow_ids or not sends_notices(settings, scope):
+        return
+    if all(settings.audience(flow_id) == NOBODY for flow_id in flow_ids):
+        return
+    after_answer(_queue, member_id, int(user_id), sorted(flow_ids), bool(active), how, current_locale(), plan)
 
 
 def sends_notices(settings: NoticeSettings, scope: str) -> bool:
@@ -75,13 +90,7 @@ def sends_notices(settings: NoticeSettings, scope: str) -> bool:
 
 
 def _queue(member_id: str, user_id: int, flow_ids: list[int], active: bool, how: str, lang: str, plan: str) -> None:
-    # The cheap checks first, so that a portal without notices never gets a job.
-    settings = notice_store.load(get_redis(), member_id)
-    stored = oauth.store().get_user(member_id, user_id)
-    if stored is None or not sends_notices(settings, stored.scope):
-        return
-    if all(settings.audience(flow_id) == NOBODY for flow_id in flow_ids):
-        return
+    # The job reads the settings again: an administrator may change them before it runs.
     jobs.run_now(
         deliver, member_id, user_id, flow_ids, active, how, lang, plan,
         job_id=f"notice-{secrets.token_hex(8)}", timeout=JOB_TIMEOUT,

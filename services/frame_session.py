@@ -22,6 +22,9 @@ from services.errors import SessionInvalid
 
 HEADER = "X-Frame-Session"
 _SALT = "frame-session"
+_VERIFIED = "flow_switch.verified_sessions"
+#: checked tokens kept per process (a page's token is checked once, then only its age)
+_VERIFIED_MAX = 10_000
 _EXTENSION = "flow_switch.frame_session"
 
 
@@ -59,12 +62,35 @@ def issue(session: FrameSession) -> str:
 
 
 def load(token: str | None) -> FrameSession:
-    """The session in ``token``; raises ``SessionInvalid``."""
+    """The session in ``token``; raises ``SessionInvalid``.
+
+    A page sends the same token with every call: its signature is checked once per process
+    and app, then only its age (``_verified``).
+    """
     if not token:
         raise SessionInvalid("no frame session")
+    ttl = current_app.config["FRAME_SESSION_TTL"]
+    verified = _verified()
+    known = verified.get(token)
+    if known is None:
+        known = verified[token] = _check(token, ttl)
+        if len(verified) > _VERIFIED_MAX:  # a bound, not a policy: rebuilt from the next calls
+            verified.clear()
+    session, signed_at = known
+    if clock.now() - signed_at > ttl:
+        raise SessionInvalid("SignatureExpired")
+    return session
+
+
+def _verified() -> dict[str, tuple[FrameSession, float]]:
+    """This app's checked tokens (per app: another key must not accept them)."""
+    return current_app.extensions.setdefault(_VERIFIED, {})
+
+
+def _check(token: str, ttl: int) -> tuple[FrameSession, float]:
     try:
-        data = _serializer().loads(token, max_age=current_app.config["FRAME_SESSION_TTL"])
-        return FrameSession(
+        data, signed_at = _serializer().loads(token, max_age=ttl, return_timestamp=True)
+        session = FrameSession(
             member_id=str(data["member_id"]),
             user_id=int(data["user_id"]),
             app_sid=str(data["app_sid"]),
@@ -75,3 +101,4 @@ def load(token: str | None) -> FrameSession:
         )
     except (BadSignature, KeyError, TypeError, ValueError) as exc:
         raise SessionInvalid(type(exc).__name__) from None
+    return session, signed_at.timestamp()

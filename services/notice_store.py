@@ -45,7 +45,11 @@ class NoticeSettings:
 
 
 def load(r: Any, member_id: str) -> NoticeSettings:
-    stored = r.hgetall(settings_key(member_id))
+    return parse(r.hgetall(settings_key(member_id)))
+
+
+def parse(stored: dict[str, str]) -> NoticeSettings:
+    """The settings in the hash's fields (as ``HGETALL`` gives them)."""
     audiences = {
         int(name.split(":", 1)[1]): value
         for name, value in stored.items()

@@ -44,9 +44,9 @@ from b24.operating import BLOCKED_LUA
 from b24.ratelimit import GIVE_BACK_LUA, TAKE_LUA, PortalRateLimiter, bucket_key
 from core.keys import portal_key
 from core.locks import lock
-from core.redis_client import get_redis
+from core.redis_client import get_redis, script
 from oauth.tokens import rest_client_for
-from services import activity, flow_cache, flow_notices
+from services import activity, flow_cache, flow_notices, notice_store
 from services.errors import FlowBusy, FlowNotVisible, SwitchRefused
 from services.flows import ACTIVATE, GET, read_flows
 
@@ -131,18 +131,19 @@ return {'admitted', 0, take_locks(4, ARGV[2], ttl)}
 # KEYS: the locks from the first one to try, in ascending flow id. ARGV: token, lifetime (ms).
 _TAKE_LOCKS = _TAKE_LOCKS_LUA + "return take_locks(1, ARGV[1], tonumber(ARGV[2]))"
 
-# KEYS: the user's in-flight hash, the portal's bucket, the locks (ARGV[5] of them), the flows'
-# cache entries (ARGV[6]), then record_activity's keys.
+# KEYS: the user's in-flight hash, the portal's bucket, the portal's notice settings, the locks
+# (ARGV[5] of them), the flows' cache entries (ARGV[6]), then record_activity's keys.
 # ARGV: lock token, the in-flight mark, unused budget slots, the user's share in the bucket,
 # the number of locks, of cache entries, the cache lifetime (ms), the cache values, then
-# record_activity's arguments.
+# record_activity's arguments. Returns the notice settings (a flat hash), so deciding whether
+# anyone is told costs no round trip of its own.
 _RELEASE = (
     flow_cache.STORE_LUA
     + GIVE_BACK_LUA
     + activity.RECORD_LUA
     + """
 local locks, cached = tonumber(ARGV[5]), tonumber(ARGV[6])
-for i = 3, 2 + locks do
+for i = 4, 3 + locks do
   if redis.call('GET', KEYS[i]) == ARGV[1] then
     redis.call('DEL', KEYS[i])
   end
@@ -152,11 +153,11 @@ give_back(KEYS[2], tonumber(ARGV[3]), ARGV[4])
 local ttl = tonumber(ARGV[7])
 if ttl > 0 then
   for i = 1, cached do
-    store_flow(KEYS[2 + locks + i], ARGV[7 + i], ttl)
+    store_flow(KEYS[3 + locks + i], ARGV[7 + i], ttl)
   end
 end
-record_activity(3 + locks + cached, ARGV, 8 + cached)
-return 0
+record_activity(4 + locks + cached, ARGV, 8 + cached)
+return redis.call('HGETALL', KEYS[3])
 """
 )
 
@@ -320,7 +321,7 @@ def _wait_for_locks(
     at = first
     while at < len(keys):
         if not blocked:
-            taken = int(r.eval(_TAKE_LOCKS, len(keys) - at, *keys[at:], token, ttl_ms))
+            taken = int(script(_TAKE_LOCKS)(keys=keys[at:], args=[token, ttl_ms], client=r))
             held |= set(range(at, at + taken))
             at += taken
             if at == len(keys):
@@ -367,10 +368,14 @@ def switch_many(
     limiter: PortalRateLimiter = client.limiter  # type: ignore[assignment]
     head = [in_flight_key(member_id, user_id), bucket_key(member_id), limiter.blocks_key]
     slots = _budget(len(ids))
-    status, wait, taken = r.eval(
-        _ADMIT, len(head) + len(lock_keys), *head, *lock_keys, group, token, ttl_ms, PER_FLOW, PER_USER,
-        *limiter.args(slots, client.rate_wait if rate_wait is None else rate_wait),
-        *limiter.window_args((GET, ACTIVATE)),
+    status, wait, taken = script(_ADMIT)(
+        keys=[*head, *lock_keys],
+        args=[
+            group, token, ttl_ms, PER_FLOW, PER_USER,
+            *limiter.args(slots, client.rate_wait if rate_wait is None else rate_wait),
+            *limiter.window_args((GET, ACTIVATE)),
+        ],
+        client=r,
     )
     if status == "blocked":
         limiter.refuse_blocked(int(wait))  # raises OperationTimeLimit: Bitrix24 would refuse it now
@@ -404,25 +409,38 @@ def switch_many(
         changes = [outcome.change for outcome in outcomes.values() if outcome.change is not None]
         released = [lock_keys[i] for i in sorted(held)]
         logged = activity.record_keys(member_id, user_id, changes)
-        r.eval(
-            _RELEASE,
-            2 + len(released) + len(cached) + len(logged),
-            *head[:2],  # the in-flight hash and the bucket
-            *released,
-            *(flow_cache.flow_key(member_id, flow_id) for flow_id in cached),
-            *logged,
-            token,
-            f"{group}:{token}",
-            client.unused_prepaid() if prepaid else slots,
-            limiter.who,
-            len(released),
-            len(cached),
-            flow_cache.flow_ttl_ms(),
-            *(flow_cache.entry(*last) for last in cached.values()),
-            *activity.record_args(user_id, how, changes),
+        notice_settings = script(_RELEASE)(
+            keys=[
+                *head[:2],  # the in-flight hash and the bucket
+                notice_store.settings_key(member_id),
+                *released,
+                *(flow_cache.flow_key(member_id, flow_id) for flow_id in cached),
+                *logged,
+            ],
+            args=[
+                token,
+                f"{group}:{token}",
+                client.unused_prepaid() if prepaid else slots,
+                limiter.who,
+                len(released),
+                len(cached),
+                flow_cache.flow_ttl_ms(),
+                *(flow_cache.entry(*last) for last in cached.values()),
+                *activity.record_args(user_id, how, changes),
+            ],
+            client=r,
         )
     changed = [flow_id for flow_id, outcome in outcomes.items() if outcome.result.changed and not outcome.result.error]
-    flow_notices.announce(member_id, user_id, changed, desired, how=how, plan=plan)
+    flow_notices.announce(
+        member_id,
+        user_id,
+        changed,
+        desired,
+        how=how,
+        plan=plan,
+        settings=notice_store.parse(dict(zip(notice_settings[::2], notice_settings[1::2], strict=True))),
+        scope=client.tokens.scope(),
+    )
     return {flow_id: outcome.result for flow_id, outcome in outcomes.items()}
 
 

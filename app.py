@@ -14,6 +14,7 @@ from blueprints import api, connect, events, frame, health, install
 from core import http_guard, i18n, jobs, redis_client
 from core.config import load_config
 from core.errors import register_error_handlers
+from core.json_provider import OrjsonProvider
 from core.logs import configure_logging
 from services.errors import ANSWERS
 
@@ -25,6 +26,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     settings = load_config(config)
     app = Flask(__name__, instance_path=settings["INSTANCE_DIR"] or str(ROOT / "instance"))
     app.config.update(settings)
+    app.json = OrjsonProvider(app)
     app.config["SECRET_KEY_FALLBACKS"] = list(settings["SECRET_KEY_FALLBACKS"])
     configure_logging(app)
     http_guard.init_app(app)

@@ -20,6 +20,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import orjson
 import redis
 from flask import current_app
 
@@ -198,13 +199,13 @@ def load(r: redis.Redis, member_id: str, user_id: int) -> Cached | None:
     if len(answer) == 1:
         return None
     discovering, seen, joined, names = answer
-    record = json.loads(seen)
+    record = orjson.loads(seen)
     entries = [value.split(" ", 1) for value in joined.split("\n")] if joined else []
     return Cached(
         # One parse for the whole list: the entries are JSON objects already.
-        flows=json.loads(f"[{','.join(raw for _, raw in entries)}]"),
+        flows=orjson.loads(f"[{','.join(raw for _, raw in entries)}]"),
         read_at=min([record["at"], *(float(stamp) for stamp, _ in entries)]),
         is_admin=bool(record["admin"]),
-        names={int(owner): name for owner, name in _pairs(json.loads(names)) if name},
+        names={int(owner): name for owner, name in _pairs(orjson.loads(names)) if name},
         discovering=bool(discovering),
     )

@@ -31,7 +31,10 @@ def flow_url(portal_origin: str, user_id: int, flow_id: int) -> str:
     )
 
 
-@dataclass(frozen=True)
+# Not frozen: one is built for every flow on every reload, and a frozen dataclass's __init__
+# (object.__setattr__ per field) cost 3 µs against 0.5 µs for this one, a tenth of a cached
+# reload's Python at 16 flows (issue 10's profile).
+@dataclass(slots=True)
 class Flow:
     id: int
     name: str

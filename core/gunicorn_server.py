@@ -8,6 +8,7 @@ environment, so ``env`` uses the variable names of ``core/config.py``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -35,15 +36,21 @@ class GunicornApp:
         return self.log_path.read_text(errors="replace")
 
     def stop(self, timeout: float = 15.0, *, graceful: bool = True) -> None:
-        """SIGTERM lets workers finish their requests; SIGQUIT stops them at once."""
-        if self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM if graceful else signal.SIGQUIT)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        """SIGTERM lets workers finish their requests; SIGQUIT stops them at once. Whatever is
+        left of the server's process group after ``timeout`` is killed.
+
+        A worker can outlive its master: gunicorn's ``gthread`` worker may deadlock in its own
+        SIGQUIT handler (it shuts its thread pool down while the interrupted thread holds the
+        pool's lock, seen in a benchmark), and killing only the master left such a worker
+        listening on its port for good.
+        """
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM if graceful else signal.SIGQUIT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)  # the group start_gunicorn gave it
+        self.process.wait()
 
 
 def answers_ok(url: str, process: subprocess.Popen, timeout: float, *, verify: str | bool = True) -> bool:
@@ -99,6 +106,7 @@ def start_gunicorn(
         env=full_env,
         stdout=log_file,
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # a process group of its own: ``stop`` takes every worker with it
     )
     log_file.close()
     tls = "--certfile" in full_env.get("GUNICORN_CMD_ARGS", "")

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 import redis
-from cryptography.fernet import Fernet
+from cryptography.fernet import Fernet, MultiFernet
 
 from core.keys import BadMemberId, portal_key
 from oauth.crypto import TokenCipher, UndecryptableRecord
@@ -60,6 +60,34 @@ def test_explicit_fernet_keys_win_over_secret_key_and_rotate(redis_db: redis.Red
     )
     with pytest.raises(UndecryptableRecord):
         TokenCipher.from_config({"SECRET_KEY": "ignored"}).decrypt(redis_db.get(portal_key(MEMBER, "portal")))
+
+
+def test_a_record_read_again_is_not_decrypted_again_and_a_rewrite_is_read_fresh(
+    redis_db: redis.Redis, monkeypatch: pytest.MonkeyPatch
+):
+    opened: list[bytes] = []
+    decrypt = MultiFernet.decrypt
+
+    def counting(self: MultiFernet, token: bytes, ttl: int | None = None) -> bytes:
+        opened.append(token)
+        return decrypt(self, token, ttl)
+
+    monkeypatch.setattr(MultiFernet, "decrypt", counting)
+    store = TokenStore(redis_db, TokenCipher.from_config({"SECRET_KEY": "kept-secret"}))
+    store.put_user(MEMBER, 7, _token())
+    for _ in range(3):
+        assert store.get_user(MEMBER, 7).access_token == "access-1"
+    assert len(opened) == 1
+
+    store.put_user(MEMBER, 7, _token(access="access-2"))  # a rotation: a new ciphertext
+    assert store.get_user(MEMBER, 7).access_token == "access-2"
+    assert len(opened) == 2
+
+    key = portal_key(MEMBER, "user", 7)
+    redis_db.set(key, redis_db.get(key)[:-4] + "AAAA")  # tampered: no key opens it, each time
+    assert store.get_user(MEMBER, 7) is None
+    assert store.get_user(MEMBER, 7) is None
+    assert len(opened) == 4
 
 
 def test_values_are_ciphertext_and_keys_are_hash_tagged(redis_db: redis.Redis):

@@ -70,6 +70,7 @@ class Stack:
     sandbox: SandboxServer
     apps: list[GunicornApp]
     redis: redis.Redis | RedisCluster
+    redis_url: str
     latency: float
     _turns: Iterator[int] = field(default_factory=itertools.count)
 
@@ -221,7 +222,7 @@ def running_stack(
             apps.append(start_gunicorn(env, redis_url=redis_url, log_path=log_path, workers=workers))
         client = connect(redis_url)
         running.callback(client.close)
-        stack = Stack(sandbox, apps, client, options.latency)
+        stack = Stack(sandbox, apps, client, redis_url, options.latency)
         _register(sandbox, apps[0], client_secret)
         if install:
             stack.install()

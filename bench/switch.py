@@ -3,10 +3,12 @@
 A switch that changes the state costs two portal round trips: ``tasks.flow.Flow.get``,
 then one ``batch`` of ``activate`` and the re-read. Interleaved, one after another, this
 process sends: a switch through the app; the same two requests straight to the portal
-(the baseline); and a switch through a minimal Flask view under the same gunicorn settings
-that sends just those two requests (``bench/minimal_app.py``). All three go out with the
-app's own HTTP client (``b24.http.Transport``), so the app's overhead (the difference of
-the medians) counts what the app server and the app add, not a client's cost.
+(the baseline); and a switch through two minimal Flask views under the same gunicorn
+settings (``bench/minimal_app.py``): one that sends just those two requests, and one that
+also makes the three Redis round trips issue 10 allows a switch. All go out with the app's
+own HTTP client (``b24.http.Transport``), so the app's overhead (the difference of the
+medians) counts what the app server and the app add, not a client's cost; the minimal
+views show how much of it any app server pays here, and any app within that Redis budget.
 """
 
 from __future__ import annotations
@@ -58,19 +60,21 @@ def switch_through(http: Transport, url: str, headers: Mapping[str, str], desire
 
 def _measure(
     stack: Stack, minimal_url: str, frame_headers: Mapping[str, str], token: str, flow_id: int, rounds: int
-) -> tuple[list[float], list[float], list[float]]:
-    """``rounds`` switches through the app, bare round-trip pairs and minimal-view switches, interleaved."""
+) -> tuple[list[float], list[float], list[float], list[float]]:
+    """``rounds`` switches through the app, bare round-trip pairs and switches through the two
+    minimal views (without and with Redis), interleaved."""
     app_url = stack.api(f"/flows/{flow_id}")
     minimal = f"{minimal_url}/api/flows/{flow_id}"
-    times: tuple[list[float], list[float], list[float]] = ([], [], [])
+    times: tuple[list[float], list[float], list[float], list[float]] = ([], [], [], [])
     http = Transport()
 
     def one_round(keep: bool) -> None:
         switched = switch_through(http, app_url, frame_headers, not stack.sandbox.flow(flow_id).active)
         bare = bare_round_trips(stack, http, token, flow_id)
         floor = switch_through(http, minimal, {}, not stack.sandbox.flow(flow_id).active)
+        with_redis = switch_through(http, f"{minimal}/redis", {}, not stack.sandbox.flow(flow_id).active)
         if keep:
-            for kept, elapsed in zip(times, (switched, bare, floor), strict=True):
+            for kept, elapsed in zip(times, (switched, bare, floor, with_redis), strict=True):
                 kept.append(elapsed)
 
     one_round(keep=False)  # warm: connections, caches
@@ -92,15 +96,15 @@ def run(options: Options) -> list[Figure]:
         token = stack.sandbox.issue_tokens(data.ADMIN)["access_token"]
         minimal = start_gunicorn(
             {"MINIMAL_PORTAL": stack.sandbox.client_endpoint, "MINIMAL_TOKEN": token},
-            redis_url="redis://127.0.0.1:1/0",  # unused: the minimal view has no Redis
+            redis_url=stack.redis_url,
             log_path=options.workdir / NAME / "minimal.log",
             app="bench.minimal_app:create_app()",
         )
         try:
             # Without latency nothing sits idle between hops: the app's own work alone.
-            hot, hot_bare, _ = _measure(stack, minimal.url, frame.headers, token, flow_id, rounds)
+            hot, hot_bare, _, _ = _measure(stack, minimal.url, frame.headers, token, flow_id, rounds)
             stack.slow_down()
-            switches, bare, floor = _measure(stack, minimal.url, frame.headers, token, flow_id, rounds)
+            switches, bare, floor, with_redis = _measure(stack, minimal.url, frame.headers, token, flow_id, rounds)
         finally:
             minimal.stop(graceful=False)
     overhead = median(switches) - median(bare)
@@ -123,5 +127,11 @@ def run(options: Options) -> list[Figure]:
             f"of which a minimal Flask view sending the same two requests under the same gunicorn: "
             f"{_overhead(floor, bare)}; the app's own work: median {ms(median(switches) - median(floor))}",
             value=median(switches) - median(floor),
+        ),
+        Figure(
+            NAME,
+            f"the same minimal view with the 3 Redis round trips a switch may make: {_overhead(with_redis, bare)}; "
+            f"the app's work beyond them: median {ms(median(switches) - median(with_redis))}",
+            value=median(with_redis) - median(bare),
         ),
     ]

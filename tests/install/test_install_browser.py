@@ -38,6 +38,9 @@ def test_admin_installs_from_the_portal_page(
             portal = oauth.store().get_portal(sandbox.member_id)
         assert portal.status == "active"
         assert portal.application_token == sandbox.application_token
+        # The portal then opens the app's own page. Waiting for it through Playwright also
+        # hands over the page errors so far: its sync API delivers events only inside its calls.
+        expect(page.frame_locator("#app-frame").locator("#fs-status")).not_to_be_empty(timeout=15_000)
         assert errors == []
     finally:
         context.close()

@@ -3,8 +3,10 @@
 ``gunicorn_app(env={...}, workers=4)`` starts ``gunicorn --config gunicorn.conf.py
 'app:create_app()'`` on a free port with the test Redis and the given settings,
 waits for ``/readyz`` and returns a ``GunicornApp``; every server started in a test
-is stopped after it. Settings go through the environment, so ``env`` uses the
-variable names of ``core/config.py`` (``B24_OAUTH_SERVERS``, ``B24_ALLOW_HTTP``, ...).
+is stopped after it, and when the test failed its log is printed with the failure (a
+server's side of a failure seen only in CI). Settings go through the environment, so
+``env`` uses the variable names of ``core/config.py`` (``B24_OAUTH_SERVERS``,
+``B24_ALLOW_HTTP``, ...).
 """
 
 from __future__ import annotations
@@ -19,10 +21,22 @@ from core.redis_server import RedisServer
 
 __all__ = ["GunicornApp", "gunicorn_app", "start_gunicorn"]
 
+_FAILED = pytest.StashKey[bool]()
+#: the end of a failed test's server log that is printed
+LOG_TAIL = 200
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
+    report = yield
+    if report.failed:
+        item.stash[_FAILED] = True
+    return report
+
 
 @pytest.fixture
 def gunicorn_app(
-    redis_server: RedisServer, redis_db: object, tmp_path: Path
+    redis_server: RedisServer, redis_db: object, tmp_path: Path, request: pytest.FixtureRequest
 ) -> Iterator[Callable[..., GunicornApp]]:
     """A starter for the app under gunicorn on the test Redis (emptied first by ``redis_db``)."""
     started: list[GunicornApp] = []
@@ -36,3 +50,7 @@ def gunicorn_app(
     yield start
     for app in started:
         app.stop()
+    if request.node.stash.get(_FAILED, False):
+        for app in started:
+            print(f"--- {app.log_path.name} ({app.url}), its last {LOG_TAIL} lines:")
+            print("\n".join(app.log().splitlines()[-LOG_TAIL:]))

@@ -58,10 +58,12 @@ def launch(extra_env: dict[str, str]) -> tuple[subprocess.Popen, dict[str, str]]
 
 
 def read_line(process: subprocess.Popen, contains: str) -> str:
+    seen = []
     for line in process.stdout:
         if contains in line:
             return line
-    raise AssertionError(f"the launcher exited without printing {contains!r}")
+        seen.append(line)
+    raise AssertionError(f"the launcher exited without printing {contains!r}; it printed:\n{''.join(seen)}")
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])

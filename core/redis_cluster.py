@@ -9,32 +9,22 @@ app takes as ``REDIS_URL``.
 from __future__ import annotations
 
 import os
-import socket
 import time
 from pathlib import Path
 
 import redis
 
-from core.redis_server import RedisServer, RedisServerError, free_port
+from core.redis_server import RedisServer, RedisServerError, free_port, is_free
 
 SLOT_RANGES = [(0, 5460), (5461, 10922), (10923, 16383)]
 BUS_OFFSET = 10000  # Redis Cluster's bus port is the client port + 10000
-
-
-def _is_free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def cluster_port() -> int:
     """A free port whose cluster bus port is valid and free too."""
     while True:
         port = free_port()
-        if port + BUS_OFFSET <= 65535 and _is_free(port + BUS_OFFSET):
+        if port + BUS_OFFSET <= 65535 and is_free(port + BUS_OFFSET):
             return port
 
 

@@ -46,14 +46,20 @@ def find_server_binary() -> str:
 LISTEN_PORTS = range(20000, 32768)
 
 
+def is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether nothing is bound to ``port`` now."""
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A port nothing is bound to now, picked at random from ``LISTEN_PORTS``."""
     for port in random.sample(LISTEN_PORTS, 50):
-        with socket.socket() as sock:
-            try:
-                sock.bind((host, port))
-            except OSError:
-                continue
+        if is_free(port, host):
             return port
     with socket.socket() as sock:  # the range is crowded: the kernel picks one
         sock.bind((host, 0))

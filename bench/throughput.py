@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import NamedTuple
 
 from bench.stack import Options, Stack, running_stack
 from bench.stats import Figure, median
@@ -54,10 +55,10 @@ def wrk_all(
         for url in urls
     ]
     total, failed = 0.0, 0
-    for run_ in runs:
-        out, _ = run_.communicate()
-        if run_.returncode:
-            raise RuntimeError(f"wrk exited with {run_.returncode}:\n{out}")
+    for each in runs:
+        out, _ = each.communicate()
+        if each.returncode:
+            raise RuntimeError(f"wrk exited with {each.returncode}:\n{out}")
         rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
         if rate is None:
             raise RuntimeError(f"unexpected wrk output:\n{out}")
@@ -65,6 +66,15 @@ def wrk_all(
         total += float(rate.group(1))
         failed += int(errors.group(1)) if errors else 0
     return total, failed
+
+
+class Round(NamedTuple):
+    """One alternating round: requests/s of the list API (and its failed answers) and of the two baselines."""
+
+    app: float
+    failed: int
+    base: float
+    with_redis: float
 
 
 def cached_list_session(stack: Stack) -> str:
@@ -96,17 +106,17 @@ def run(options: Options) -> list[Figure]:
                     wrk(url, 1, session)
             stack.sandbox.reset_counters()
             runs = [
-                (wrk(app_url, seconds, session), wrk(base_url, seconds)[0], wrk(f"{base_url}/redis", seconds)[0])
+                Round(*wrk(app_url, seconds, session), wrk(base_url, seconds)[0], wrk(f"{base_url}/redis", seconds)[0])
                 for _ in range(rounds)
             ]
             portal_requests = stack.sandbox.rest_requests
         finally:
             baseline.stop(graceful=False)
-    ratios = [app_rate / base_rate for (app_rate, _), base_rate, _ in runs]
+    ratios = [each.app / each.base for each in runs]
     ratio = median(ratios)
-    app_rate, base_rate = median([app for (app, _), _, _ in runs]), median([base for _, base, _ in runs])
-    with_redis = median([rate for _, _, rate in runs])
-    errors = sum(failed for (_, failed), _, _ in runs)
+    app_rate, base_rate = median([each.app for each in runs]), median([each.base for each in runs])
+    with_redis = median([each.with_redis for each in runs])
+    errors = sum(each.failed for each in runs)
     return [
         Figure(
             NAME,
@@ -120,8 +130,8 @@ def run(options: Options) -> list[Figure]:
         Figure(
             NAME,
             f"the same minimal view making the one Redis round trip a reload may make: {with_redis:.0f} req/s = "
-            f"{median([rate / base for _, base, rate in runs]):.2f} x the minimal view; the list API "
-            f"{median([app / rate for (app, _), _, rate in runs]):.2f} x this one",
+            f"{median([each.with_redis / each.base for each in runs]):.2f} x the minimal view; the list API "
+            f"{median([each.app / each.with_redis for each in runs]):.2f} x this one",
             value=with_redis / base_rate,
         ),
     ]

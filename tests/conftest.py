@@ -18,6 +18,7 @@ TEST_SECRET_KEY = "test-secret-key-" + "0123456789abcdef" * 2
 
 pytest_plugins = [
     "sandbox.testing",
+    "tests.failures",
     "tests.gunicorn_app",
     "tests.install.live",
     "tests.redis_topologies",

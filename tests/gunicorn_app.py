@@ -18,20 +18,12 @@ import pytest
 
 from core.gunicorn_server import GunicornApp, start_gunicorn
 from core.redis_server import RedisServer
+from tests.failures import failed
 
 __all__ = ["GunicornApp", "gunicorn_app", "start_gunicorn"]
 
-_FAILED = pytest.StashKey[bool]()
 #: the end of a failed test's server log that is printed
 LOG_TAIL = 200
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
-    report = yield
-    if report.failed:
-        item.stash[_FAILED] = True
-    return report
 
 
 @pytest.fixture
@@ -50,7 +42,7 @@ def gunicorn_app(
     yield start
     for app in started:
         app.stop()
-    if request.node.stash.get(_FAILED, False):
+    if failed(request):
         for app in started:
             print(f"--- {app.log_path.name} ({app.url}), its last {LOG_TAIL} lines:")
             print("\n".join(app.log().splitlines()[-LOG_TAIL:]))

@@ -7,11 +7,14 @@ does it (``installed_portal``), so the flows on the page are the ones discovery 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page
+from playwright.sync_api import Browser, ConsoleMessage, Page, Request
+
+from tests.failures import failed
 
 pytestmark = pytest.mark.browser
 
@@ -22,10 +25,12 @@ def installed(installed_portal: Any) -> None:
 
 
 @pytest.fixture
-def page(chromium: Browser) -> Iterator[Page]:
-    """A fresh browser profile at 1280 px; any JavaScript error fails the test."""
+def page(chromium: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """A fresh browser profile at 1280 px; any JavaScript error fails the test, and a failed
+    test prints the browser's traffic (what was sent, and what came back or did not)."""
     context = chromium.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
+    traffic = Traffic(page)
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
 
@@ -39,4 +44,27 @@ def page(chromium: Browser) -> Iterator[Page]:
     page.on("dialog", lambda dialog: errors.append(f"dialog: {dialog.message}"))
     yield page
     context.close()
+    if failed(request):
+        print(traffic)
     assert errors == []
+
+
+class Traffic:
+    """Every request of a page and its frames, as seen by the browser, with seconds since the start.
+
+    A request that is sent but never answered, or never sent at all, is the one fact a server's
+    log cannot show (an "Add flow" press once left no trace in CI).
+    """
+
+    def __init__(self, page: Page) -> None:
+        self.started = time.monotonic()
+        self.lines: list[str] = []
+        page.on("request", lambda r: self._note("sent", r))
+        page.on("response", lambda r: self._note(str(r.status), r.request))
+        page.on("requestfailed", lambda r: self._note(f"failed ({r.failure})", r))
+
+    def _note(self, what: str, request: Request) -> None:
+        self.lines.append(f"{time.monotonic() - self.started:7.3f} {request.method} {request.url}: {what}")
+
+    def __str__(self) -> str:
+        return "--- the browser's traffic:\n" + "\n".join(self.lines)

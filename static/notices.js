@@ -12,6 +12,7 @@
   const { api, ApiError, fill } = app;
   const { api: endpoint, strings: text } = JSON.parse(config.textContent);
 
+  const section = document.getElementById("fs-notices");
   const status = document.getElementById("fs-notices-status");
   const switchLabel = document.getElementById("fs-notices-switch");
   const enabledBox = document.getElementById("fs-notices-enabled");
@@ -66,6 +67,7 @@
     );
   }
 
+  // The section is aria-busy from the template until its state has come.
   async function load() {
     try {
       state = await api("GET", endpoint);
@@ -73,7 +75,10 @@
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
       status.textContent = error.message;
+      app.fitWindow();
       return;
+    } finally {
+      section.removeAttribute("aria-busy");
     }
     describe();
     decorateRows();

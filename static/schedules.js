@@ -11,6 +11,7 @@
   const { api: endpoint, strings: text } = JSON.parse(config.textContent);
   const browserZone = Intl.DateTimeFormat().resolvedOptions().timeZone || "";
 
+  const section = document.getElementById("fs-scheduled");
   const list = document.getElementById("fs-scheduled-list");
   const itemTemplate = document.getElementById("fs-scheduled-item");
   const status = document.getElementById("fs-scheduled-status");
@@ -31,7 +32,9 @@
 
   // --- the list and the notes under each flow ----------------------------------------------
 
+  // The section is aria-busy while its list loads (from the template on, for the first load).
   async function load() {
+    section.setAttribute("aria-busy", "true");
     try {
       const result = await api("GET", `${endpoint}?tz=${encodeURIComponent(browserZone)}`);
       schedules = result.schedules;
@@ -40,6 +43,9 @@
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
       status.textContent = error.message;
+      app.fitWindow();
+    } finally {
+      section.removeAttribute("aria-busy");
     }
   }
 

@@ -25,7 +25,20 @@ def open_app(page: Page, sandbox: SandboxServer, user_id: int, lang: str = "en")
     page.goto(f"{sandbox.portal_url}/?user={user_id}&lang={lang}")
     frame = page.frame_locator("#app-frame")
     expect(frame.locator("#fs-status")).not_to_be_empty()
+    expect_settled(page)
     return frame
+
+
+def expect_settled(page: Page) -> None:
+    """Wait until the sections that load after the page have come and the portal has fitted
+    the frame to them. Before that a click can be lost: Playwright checks that the target
+    stands still inside the frame, but the first fit moves the frame's content (its scroll
+    goes back to 0), and a click landing outside the frame counts as done (seen once in CI:
+    "Add flow", at the bottom of the page, pressed and nothing sent)."""
+    frame = page.frame_locator("#app-frame")
+    expect(frame.locator("[aria-busy=true]")).to_have_count(0)
+    height = frame.locator("body").evaluate("body => body.scrollHeight")  # what BX24.fitWindow() sends
+    expect(page.locator("#app-frame")).to_have_attribute("data-fit-height", str(height))
 
 
 def test_the_owner_switches_her_flow_off_and_on(

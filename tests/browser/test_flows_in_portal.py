@@ -31,10 +31,9 @@ def open_app(page: Page, sandbox: SandboxServer, user_id: int, lang: str = "en")
 
 def expect_settled(page: Page) -> None:
     """Wait until the sections that load after the page have come and the portal has fitted
-    the frame to them. Before that a click can be lost: Playwright checks that the target
-    stands still inside the frame, but the first fit moves the frame's content (its scroll
-    goes back to 0), and a click landing outside the frame counts as done (seen once in CI:
-    "Add flow", at the bottom of the page, pressed and nothing sent)."""
+    the frame to them, so a test acts on the page a person would see. Clicks made while the
+    page was still loading and being fitted twice left no trace in CI ("Add flow" at the
+    bottom of the page, a switch over HTTPS), and were never reproduced here."""
     frame = page.frame_locator("#app-frame")
     expect(frame.locator("[aria-busy=true]")).to_have_count(0)
     height = frame.locator("body").evaluate("body => body.scrollHeight")  # what BX24.fitWindow() sends
@@ -203,5 +202,6 @@ def test_a_page_whose_tokens_died_reopens_through_the_portal(
         switch.click()
     switch = page.frame_locator("#app-frame").get_by_role("switch", name="Support requests")
     expect(switch).to_be_checked()
+    expect_settled(page)
     switch.click()
     eventually(lambda: sandbox.flow(SUPPORT).active is False)

@@ -19,11 +19,11 @@ from playwright.sync_api import Browser, Response, expect
 from core.redis_server import free_port
 from sandbox import data
 from sandbox.testing import ca_environment
+from tests.browser.test_flows_in_portal import SUPPORT, expect_settled
 from tests.install.live import CLIENT_ID, CLIENT_SECRET, eventually, left_behind, register_at
 
 pytestmark = pytest.mark.browser
 
-SUPPORT = 1  # "Support requests": OWNER's, on
 
 
 def test_install_page_switch_and_uninstall_over_https_in_production_mode(
@@ -76,6 +76,7 @@ def test_install_page_switch_and_uninstall_over_https_in_production_mode(
         frame = page.frame_locator("#app-frame")
         switch = frame.get_by_role("switch", name="Support requests")
         expect(switch).to_be_checked(timeout=20_000)  # found by the discovery the installer started
+        expect_settled(page)
 
         switch.click()
         # As long as the install's waits: a page whose request failed (status 0, 409, 503) asks

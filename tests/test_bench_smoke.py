@@ -25,9 +25,11 @@ def test_quick_bench_runs_every_benchmark_and_prints_the_table(tmp_path: Path):
     for name in ("page", "storm", "ratelimit", "connections", "bulk", "cluster"):
         assert all(f.met for f in by_name[name] if f.met is not None), table(by_name[name])
     assert by_name["throughput"][0].value > 0
-    # The baselines with the Redis round trips issue 10 allows answered too.
+    # The baselines with the Redis round trips issue 10 allows answered too. (The switch's one
+    # fails the run as "crashed" when a switch through it fails; its figure, a difference of two
+    # medians at 10 ms latency, was once below zero on a loaded machine, so its sign says nothing.)
     assert by_name["throughput"][1].value > 0
-    assert by_name["switch"][-1].value > 0
+    assert len(by_name["switch"]) == 4
     assert by_name["memory"][-1].value > 0
     lines = table(figures).splitlines()
     assert lines[0].split() == ["benchmark", "figure", "target", "met?"]

@@ -25,7 +25,6 @@ from tests.install.live import CLIENT_ID, CLIENT_SECRET, eventually, left_behind
 pytestmark = pytest.mark.browser
 
 
-
 def test_install_page_switch_and_uninstall_over_https_in_production_mode(
     chromium: Browser,
     https_sandbox: Any,
